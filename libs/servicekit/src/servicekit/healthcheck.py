@@ -1,0 +1,22 @@
+"""Container HEALTHCHECK: `python -m servicekit.healthcheck` exits 0 when /health says ok or
+degraded. The slim images carry no curl, and the interpreter is already there."""
+
+import os
+import sys
+import urllib.error
+import urllib.request
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    path = os.environ.get("HEALTH_PATH", "/health")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
+            return 0 if response.status == 200 else 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"health check failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Settings every service shares, read from the environment."""
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never reach a deployment: they are what a developer types when in a hurry.
+INSECURE_SECRETS = {"", "changeme", "secret", "dev", "development"}
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; a service subclasses it and adds its own fields."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "service"
+    environment: str = Field(default="production", pattern="^(development|test|production)$")
+    log_level: str = "INFO"
+    port: int = 8000
+    # Largest request body accepted, in bytes; larger ones get 413 before any handler runs.
+    max_body_bytes: int = 1_048_576
+    # Shared secret that internal services present to each other (X-Internal-Token).
+    internal_token: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> "ServiceSettings":
+        if self.environment == "production":
+            for name in self.secret_fields():
+                if str(getattr(self, name)).strip().lower() in INSECURE_SECRETS:
+                    raise ValueError(
+                        f"{name.upper()} is empty or insecure; set it in the environment "
+                        "(the toolkit generates compose/.env with random values: `inv env`)"
+                    )
+        return self
+
+    def secret_fields(self) -> tuple[str, ...]:
+        """Names of fields that hold secrets; subclasses extend the tuple."""
+        return ("internal_token",)

@@ -1,0 +1,1 @@
+"""Build, start, test and measure the tiered platform: one module per concern."""
