@@ -1,5 +1,6 @@
 """Container HEALTHCHECK: `python -m servicekit.healthcheck` exits 0 when /health says ok or
-degraded. The slim images carry no curl, and the interpreter is already there."""
+degraded, and prints the report (Docker keeps it in `docker inspect`; `inv health` shows it).
+The slim images carry no curl, and the interpreter is already there."""
 
 import os
 import sys
@@ -12,9 +13,13 @@ def main() -> int:
     path = os.environ.get("HEALTH_PATH", "/health")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
+            print(response.read(4000).decode(errors="replace"))
             return 0 if response.status == 200 else 1
+    except urllib.error.HTTPError as exc:
+        print(exc.read(4000).decode(errors="replace"))
+        return 1
     except (urllib.error.URLError, OSError) as exc:
-        print(f"health check failed: {exc}", file=sys.stderr)
+        print(f'{{"status": "down", "detail": "no answer on port {port}: {exc}"}}')
         return 1
 
 

@@ -1,0 +1,44 @@
+"""compose/.env: random development secrets, made once on this machine and never committed."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from toolkit import engine
+from toolkit.catalog import ROOT
+
+ENV_FILE = ROOT / "compose" / ".env"
+SECRET_KEYS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "CLICKHOUSE_PASSWORD", "JWT_SECRET",
+               "INTERNAL_TOKEN")
+
+
+def read(path: Path = ENV_FILE) -> dict[str, str]:
+    values = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.lstrip().startswith("#"):
+                values[key.strip()] = value.strip()
+    return values
+
+
+def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
+    """Create or complete the env file; existing values are kept. Returns the keys added."""
+    values = read(path)
+    added = []
+    for key in SECRET_KEYS:
+        if not values.get(key):
+            values[key] = secrets.token_urlsafe(32)
+            added.append(key)
+    bundle = str(engine.ca_bundle())
+    if values.get("BUILD_CA_BUNDLE") != bundle and not Path(values.get("BUILD_CA_BUNDLE", "")).is_file():
+        values["BUILD_CA_BUNDLE"] = bundle
+        added.append("BUILD_CA_BUNDLE")
+    if added:
+        lines = ["# Made by `inv env` on this machine: development secrets. Never commit this file."]
+        lines += [f"{key}={value}" for key, value in values.items()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text("\n".join(lines) + "\n")
+    return path, added

@@ -1,0 +1,108 @@
+"""Waiting for a stack to become healthy, and asking every service how it is."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from toolkit import engine
+from toolkit.catalog import Catalog
+from toolkit.errors import ToolkitError
+from toolkit.render import PROJECT
+
+
+@dataclass
+class ServiceState:
+    name: str
+    state: str
+    health: str
+    seconds: float | None
+    url: str
+
+
+def _project_containers() -> dict[str, object]:
+    found = engine.client().containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
+    )
+    return {c.labels.get("com.docker.compose.service"): c for c in found}
+
+
+def _status(container) -> tuple[str, str]:
+    state = container.attrs["State"]
+    return state.get("Status", "?"), (state.get("Health") or {}).get("Status", "none")
+
+
+def wait_healthy(catalog: Catalog, names: list[str], started: float, timeout: float = 300,
+                 on_change=None) -> list[ServiceState]:
+    """Poll until every named container is healthy; fail fast, naming the service, when one
+    exits or turns unhealthy, or when the timeout passes."""
+    healthy_at: dict[str, float] = {}
+    deadline = started + timeout
+    last: dict[str, tuple[str, str]] = {}
+    while True:
+        containers = _project_containers()
+        for name in names:
+            container = containers.get(name)
+            if container is None:
+                last[name] = ("missing", "none")
+                continue
+            container.reload()
+            status = _status(container)
+            if status != last.get(name) and on_change:
+                on_change(name, *status)
+            last[name] = status
+            if status[1] == "healthy" or (status == ("running", "none")):
+                healthy_at.setdefault(name, time.perf_counter() - started)
+            elif status[0] in ("exited", "dead") or status[1] == "unhealthy":
+                raise NeverHealthy(name, f"is {status[1] if status[1] != 'none' else status[0]}")
+        if len(healthy_at) == len(names):
+            break
+        if time.perf_counter() > deadline:
+            waiting = [n for n in names if n not in healthy_at]
+            raise NeverHealthy(waiting[0], f"not healthy after {timeout:.0f}s", waiting)
+        time.sleep(0.25)
+    return [
+        ServiceState(n, last[n][0], last[n][1], healthy_at.get(n), _url(catalog, n))
+        for n in names
+    ]
+
+
+def _url(catalog: Catalog, name: str) -> str:
+    service = catalog.services.get(name)
+    if service is None:
+        return "(infrastructure, internal)"
+    if not service.publish:
+        return "(internal)"
+    return f"http://127.0.0.1:{service.port}"
+
+
+class NeverHealthy(ToolkitError):
+    def __init__(self, service: str, why: str, waiting: list[str] | None = None) -> None:
+        others = f" (also waiting: {', '.join(waiting[1:])})" if waiting and len(waiting) > 1 else ""
+        super().__init__(f"{service} {why}{others}", f"see its last log lines below; `inv logs {service}`")
+        self.service = service
+
+
+def probe_all(catalog: Catalog) -> list[tuple[str, str, str, str]]:
+    """Ask each running service's own /health now (inside its container, so internal services
+    answer too): name, overall status, per-backend summary, URL."""
+    containers = _project_containers()
+    targets = [n for n in catalog.services if n in containers]
+
+    def ask(name: str) -> tuple[str, str, str, str]:
+        container = containers[name]
+        if container.status != "running":
+            return name, container.status, "", _url(catalog, name)
+        code, output = container.exec_run(["python3", "-m", "servicekit.healthcheck"])
+        text = output.decode(errors="replace").strip()
+        try:
+            report = json.loads(text)
+        except json.JSONDecodeError:
+            return name, "down", text[:80], _url(catalog, name)
+        checks = ", ".join(f"{k}={v.get('status')}" for k, v in report.get("checks", {}).items())
+        return name, report.get("status", "down" if code else "ok"), checks, _url(catalog, name)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(ask, targets))
