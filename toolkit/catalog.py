@@ -98,9 +98,7 @@ class Catalog:
 
     def infra_profiles(self, infra: str) -> list[str]:
         """An infrastructure service runs in every profile that has a service needing it."""
-        return [
-            p for p in self.profiles if any(infra in s.infrastructure for s in self.profile(p))
-        ]
+        return [p for p in self.profiles if any(infra in s.infrastructure for s in self.profile(p))]
 
     def needs(self, service: Service) -> tuple[list[Service], list[str]]:
         """Everything a service needs running: its service dependencies (transitively) and
@@ -155,8 +153,15 @@ def parse(data: object) -> Catalog:
     services: dict[str, Service] = {}
     ports: dict[int, str] = {}
     known = {
-        "tier", "port", "health", "public", "publish", "depends_on", "infrastructure",
-        "tuning", "budgets",
+        "tier",
+        "port",
+        "health",
+        "public",
+        "publish",
+        "depends_on",
+        "infrastructure",
+        "tuning",
+        "budgets",
     }
     for name, raw in data["services"].items():
         where = f"services.{name}"

@@ -15,7 +15,9 @@ import docker.errors
 
 from toolkit.errors import ToolkitError
 
-PROVISION_HINT = "on Debian/Ubuntu run `sudo bash scripts/provision-debian.sh`; elsewhere start Docker Desktop"
+PROVISION_HINT = (
+    "on Debian/Ubuntu run `sudo bash scripts/provision-debian.sh`; elsewhere start Docker Desktop"
+)
 PROBE_IMAGE = "python:3.11-slim-bookworm"
 CA_CANDIDATES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
@@ -49,7 +51,10 @@ def compose_version() -> str | None:
     try:
         result = subprocess.run(
             ["docker", "compose", "version", "--short"],
-            capture_output=True, text=True, timeout=20, check=False,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -82,8 +87,11 @@ def registry_reachable(image: str = PROBE_IMAGE) -> bool:
 def _pip_cert() -> str | None:
     try:
         result = subprocess.run(
-            ["pip", "config", "get", "global.cert"], capture_output=True, text=True,
-            timeout=20, check=False,
+            ["pip", "config", "get", "global.cert"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -101,7 +109,7 @@ def ca_bundle() -> Path:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     try:
-        import certifi  # noqa: PLC0415 - optional; present wherever httpx is
+        import certifi
 
         return Path(certifi.where())
     except ImportError:
@@ -134,8 +142,12 @@ def doctor() -> list[Finding]:
                 "BuildKit",
                 True,
                 "compose builds use BuildKit through the engine"
-                + ("; buildx present" if has_buildx() else "; no buildx, so plain `docker build` "
-                   "is the legacy builder (the toolkit builds through compose)"),
+                + (
+                    "; buildx present"
+                    if has_buildx()
+                    else "; no buildx, so plain `docker build` "
+                    "is the legacy builder (the toolkit builds through compose)"
+                ),
             )
         )
         online = registry_reachable()
@@ -143,7 +155,8 @@ def doctor() -> list[Finding]:
             Finding(
                 "registry",
                 True,
-                "answers: base images are pulled" if online
+                "answers: base images are pulled"
+                if online
                 else "unreachable: base images are built locally (offline mode)",
                 required=False,
             )
@@ -154,7 +167,9 @@ def doctor() -> list[Finding]:
                 Finding(
                     "debootstrap",
                     has_debootstrap,
-                    "present" if has_debootstrap else "missing (needed to make base images offline)",
+                    "present"
+                    if has_debootstrap
+                    else "missing (needed to make base images offline)",
                     "" if has_debootstrap else "apt-get install debootstrap",
                 )
             )
@@ -174,7 +189,11 @@ def doctor() -> list[Finding]:
     except ToolkitError as exc:
         findings.append(Finding("CA bundle for builds", False, exc.problem, exc.fix))
     findings.append(
-        Finding("host", True, f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-                required=False)
+        Finding(
+            "host",
+            True,
+            f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+            required=False,
+        )
     )
     return findings

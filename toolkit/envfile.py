@@ -9,8 +9,13 @@ from toolkit import engine
 from toolkit.catalog import ROOT
 
 ENV_FILE = ROOT / "compose" / ".env"
-SECRET_KEYS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "CLICKHOUSE_PASSWORD", "JWT_SECRET",
-               "INTERNAL_TOKEN")
+SECRET_KEYS = (
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "CLICKHOUSE_PASSWORD",
+    "JWT_SECRET",
+    "INTERNAL_TOKEN",
+)
 
 
 def read(path: Path = ENV_FILE) -> dict[str, str]:
@@ -32,11 +37,16 @@ def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
             values[key] = secrets.token_urlsafe(32)
             added.append(key)
     bundle = str(engine.ca_bundle())
-    if values.get("BUILD_CA_BUNDLE") != bundle and not Path(values.get("BUILD_CA_BUNDLE", "")).is_file():
+    if (
+        values.get("BUILD_CA_BUNDLE") != bundle
+        and not Path(values.get("BUILD_CA_BUNDLE", "")).is_file()
+    ):
         values["BUILD_CA_BUNDLE"] = bundle
         added.append("BUILD_CA_BUNDLE")
     if added:
-        lines = ["# Made by `inv env` on this machine: development secrets. Never commit this file."]
+        lines = [
+            "# Made by `inv env` on this machine: development secrets. Never commit this file."
+        ]
         lines += [f"{key}={value}" for key, value in values.items()]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)

@@ -34,8 +34,9 @@ def _status(container) -> tuple[str, str]:
     return state.get("Status", "?"), (state.get("Health") or {}).get("Status", "none")
 
 
-def wait_healthy(catalog: Catalog, names: list[str], started: float, timeout: float = 300,
-                 on_change=None) -> list[ServiceState]:
+def wait_healthy(
+    catalog: Catalog, names: list[str], started: float, timeout: float = 300, on_change=None
+) -> list[ServiceState]:
     """Poll until every named container is healthy; fail fast, naming the service, when one
     exits or turns unhealthy, or when the timeout passes."""
     healthy_at: dict[str, float] = {}
@@ -64,8 +65,7 @@ def wait_healthy(catalog: Catalog, names: list[str], started: float, timeout: fl
             raise NeverHealthy(waiting[0], f"not healthy after {timeout:.0f}s", waiting)
         time.sleep(0.25)
     return [
-        ServiceState(n, last[n][0], last[n][1], healthy_at.get(n), _url(catalog, n))
-        for n in names
+        ServiceState(n, last[n][0], last[n][1], healthy_at.get(n), _url(catalog, n)) for n in names
     ]
 
 
@@ -80,8 +80,12 @@ def _url(catalog: Catalog, name: str) -> str:
 
 class NeverHealthy(ToolkitError):
     def __init__(self, service: str, why: str, waiting: list[str] | None = None) -> None:
-        others = f" (also waiting: {', '.join(waiting[1:])})" if waiting and len(waiting) > 1 else ""
-        super().__init__(f"{service} {why}{others}", f"see its last log lines below; `inv logs {service}`")
+        others = (
+            f" (also waiting: {', '.join(waiting[1:])})" if waiting and len(waiting) > 1 else ""
+        )
+        super().__init__(
+            f"{service} {why}{others}", f"see its last log lines below; `inv logs {service}`"
+        )
         self.service = service
 
 

@@ -49,8 +49,13 @@ RECIPES = (
     PYTHON_BUILD,
     Recipe("postgres", "tiered/postgres:15", "postgres:15-bookworm", None, DEBIAN.tag),
     Recipe("redis", "tiered/redis:7", "redis:7-bookworm", None, DEBIAN.tag),
-    Recipe("clickhouse", "tiered/clickhouse:latest", "clickhouse/clickhouse-server:24.8", None,
-           DEBIAN.tag),
+    Recipe(
+        "clickhouse",
+        "tiered/clickhouse:latest",
+        "clickhouse/clickhouse-server:24.8",
+        None,
+        DEBIAN.tag,
+    ),
 )
 INFRA_TAGS = {r.name: r.tag for r in RECIPES if r.name in ("postgres", "redis", "clickhouse")}
 
@@ -109,11 +114,15 @@ def debian_mirror() -> str:
 def _build_debian(recipe: Recipe, label: str) -> None:
     """Debian 12 minbase via debootstrap, trimmed, imported as one layer."""
     if shutil.which("debootstrap") is None:
-        raise ToolkitError("no registry answers and debootstrap is missing",
-                           "apt-get install debootstrap (or run scripts/provision-debian.sh)")
+        raise ToolkitError(
+            "no registry answers and debootstrap is missing",
+            "apt-get install debootstrap (or run scripts/provision-debian.sh)",
+        )
     if os.geteuid() != 0:
-        raise ToolkitError("debootstrap needs root to make the offline base image",
-                           "run `sudo .venv/bin/inv images` once")
+        raise ToolkitError(
+            "debootstrap needs root to make the offline base image",
+            "run `sudo .venv/bin/inv images` once",
+        )
     mirror = debian_mirror()
     with tempfile.TemporaryDirectory(prefix="tiered-rootfs-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
@@ -121,19 +130,30 @@ def _build_debian(recipe: Recipe, label: str) -> None:
         with log.open("w") as out:
             result = subprocess.run(
                 ["debootstrap", "--variant=minbase", SUITE, str(rootfs), mirror],
-                stdout=out, stderr=subprocess.STDOUT, check=False,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
             )
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            raise ToolkitError(f"debootstrap from {mirror} failed:\n{tail}",
-                               "check that apt on this host can reach its mirror")
+            raise ToolkitError(
+                f"debootstrap from {mirror} failed:\n{tail}",
+                "check that apt on this host can reach its mirror",
+            )
         (rootfs / "etc/apt/sources.list").write_text(
             f"deb {mirror} {SUITE} main\ndeb {mirror} {SUITE}-updates main\n"
         )
         # Keep the image small: index files and caches are re-fetched by `apt-get update`.
-        for pattern in ("var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb",
-                        "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*",
-                        "usr/share/locale/*", "var/log/*"):
+        for pattern in (
+            "var/lib/apt/lists/*",
+            "var/cache/apt/*.bin",
+            "var/cache/apt/archives/*.deb",
+            "usr/share/doc/*",
+            "usr/share/man/*",
+            "usr/share/info/*",
+            "usr/share/locale/*",
+            "var/log/*",
+        ):
             for path in rootfs.glob(pattern):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
@@ -141,28 +161,42 @@ def _build_debian(recipe: Recipe, label: str) -> None:
                     path.unlink(missing_ok=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         result = subprocess.run(
-            ["docker", "import",
-             "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "--change", "ENV LANG=C.UTF-8",
-             "--change", f"LABEL {LABEL}={label}",
-             "--change", 'CMD ["bash"]',
-             "-", recipe.tag],
-            stdin=tar.stdout, capture_output=True, text=True, check=False,
+            [
+                "docker",
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change",
+                "ENV LANG=C.UTF-8",
+                "--change",
+                f"LABEL {LABEL}={label}",
+                "--change",
+                'CMD ["bash"]',
+                "-",
+                recipe.tag,
+            ],
+            stdin=tar.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         tar.wait()
         if result.returncode != 0:
-            raise ToolkitError(f"docker import failed: {result.stderr.strip()}", engine.PROVISION_HINT)
+            raise ToolkitError(
+                f"docker import failed: {result.stderr.strip()}", engine.PROVISION_HINT
+            )
 
 
 def _uv_version() -> str:
-    result = subprocess.run([_uv_binary_host(), "--version"], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [_uv_binary_host(), "--version"], capture_output=True, text=True, check=True
+    )
     return result.stdout.split()[1]
 
 
 def _uv_binary_host() -> str:
     try:
-        from uv import find_uv_bin  # noqa: PLC0415 - the toolkit's pinned uv (dev group)
+        from uv import find_uv_bin
 
         return find_uv_bin()
     except (ImportError, FileNotFoundError):
@@ -181,11 +215,23 @@ def _uv_binary_for_image(dest: Path) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", f"uv=={_uv_version()}", "--no-deps",
-             "--only-binary=:all:", "--platform", f"manylinux_2_17_{arch}", "-d", tmp],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                f"uv=={_uv_version()}",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                f"manylinux_2_17_{arch}",
+                "-d",
+                tmp,
+            ],
+            check=True,
+            capture_output=True,
         )
-        import zipfile  # noqa: PLC0415
+        import zipfile
 
         wheel = next(Path(tmp).glob("uv-*.whl"))
         with zipfile.ZipFile(wheel) as archive:
@@ -204,17 +250,27 @@ def _build_dockerfile(recipe: Recipe, base: str, label: str) -> None:
         lines: list[str] = []
         try:
             for chunk in engine.client().api.build(
-                path=str(context), tag=recipe.tag, buildargs={"BASE": base}, rm=True,
-                forcerm=True, decode=True, labels={LABEL: label}, pull=False,
+                path=str(context),
+                tag=recipe.tag,
+                buildargs={"BASE": base},
+                rm=True,
+                forcerm=True,
+                decode=True,
+                labels={LABEL: label},
+                pull=False,
             ):
                 if "stream" in chunk:
                     lines.extend(chunk["stream"].rstrip().splitlines())
                 if "error" in chunk:
                     tail = "\n".join(lines[-20:])
-                    raise ToolkitError(f"building {recipe.tag} failed: {chunk['error']}\n{tail}",
-                                       "see the build output above")
+                    raise ToolkitError(
+                        f"building {recipe.tag} failed: {chunk['error']}\n{tail}",
+                        "see the build output above",
+                    )
         except docker.errors.APIError as exc:
-            raise ToolkitError(f"building {recipe.tag} failed: {exc}", engine.PROVISION_HINT) from None
+            raise ToolkitError(
+                f"building {recipe.tag} failed: {exc}", engine.PROVISION_HINT
+            ) from None
 
 
 def _pull(upstream: str, tag: str) -> None:
@@ -259,8 +315,10 @@ def ensure_all(names: list[str] | None = None, rebuild: bool = False) -> list[Ou
     wanted = [r for r in RECIPES if not names or r.name in names]
     unknown = set(names or []) - {r.name for r in RECIPES}
     if unknown:
-        raise ToolkitError(f"unknown image {', '.join(sorted(unknown))}",
-                           f"choose from: {', '.join(r.name for r in RECIPES)}")
+        raise ToolkitError(
+            f"unknown image {', '.join(sorted(unknown))}",
+            f"choose from: {', '.join(r.name for r in RECIPES)}",
+        )
     online = engine.registry_reachable()
     console.print(f"registry {'answers: pulling' if online else 'unreachable: building locally'}")
     outcomes = []

@@ -35,13 +35,13 @@ INFRA_ENV = {
         "POSTGRES_DB": "platform",
     },
     "redis": {
-        "REDIS_URL": "redis://:${REDIS_PASSWORD:?REDIS_PASSWORD is not set: run inv env}@redis:6379/0",
+        "REDIS_URL": "redis://:${REDIS_PASSWORD:?REDIS_PASSWORD is not set}@redis:6379/0",
     },
     "clickhouse": {
         "CLICKHOUSE_HOST": "clickhouse",
         "CLICKHOUSE_PORT": "9000",
         "CLICKHOUSE_USER": "platform",
-        "CLICKHOUSE_PASSWORD": "${CLICKHOUSE_PASSWORD:?CLICKHOUSE_PASSWORD is not set: run inv env}",
+        "CLICKHOUSE_PASSWORD": "${CLICKHOUSE_PASSWORD:?CLICKHOUSE_PASSWORD is not set}",
         "CLICKHOUSE_DB": "platform",
     },
 }
@@ -55,8 +55,10 @@ def render_template(text: str, values: dict[str, object]) -> str:
     def substitute(match: re.Match) -> str:
         key = match.group(1)
         if key not in values:
-            raise ToolkitError(f"{TEMPLATE.name}: unknown placeholder {{{{ {key} }}}}",
-                               f"use one of: {', '.join(sorted(values))}")
+            raise ToolkitError(
+                f"{TEMPLATE.name}: unknown placeholder {{{{ {key} }}}}",
+                f"use one of: {', '.join(sorted(values))}",
+            )
         return str(values[key])
 
     return PLACEHOLDER.sub(substitute, text)
@@ -79,15 +81,25 @@ def exported_requirements(service: Service, dev: bool) -> str:
     """The service's slice of uv.lock, pinned with hashes and with markers kept, so the
     installer inside the image evaluates them for its own interpreter."""
     command = [
-        "uv", "export", "--package", service.name, "--frozen", "--no-emit-workspace",
-        "--no-header", "--no-annotate", "--format", "requirements.txt",
+        "uv",
+        "export",
+        "--package",
+        service.name,
+        "--frozen",
+        "--no-emit-workspace",
+        "--no-header",
+        "--no-annotate",
+        "--format",
+        "requirements.txt",
     ]
     if not dev:
         command.append("--no-dev")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise ToolkitError(f"uv export for {service.name} failed: {result.stderr.strip()}",
-                           "run `uv lock` and retry")
+        raise ToolkitError(
+            f"uv export for {service.name} failed: {result.stderr.strip()}",
+            "run `uv lock` and retry",
+        )
     header = f"# {GENERATED.format(source='uv.lock')}\n"
     return header + result.stdout
 
@@ -128,18 +140,40 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
             },
             "volumes": ["postgres-data:/var/lib/postgresql/data"],
             "healthcheck": {
-                "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "platform", "-d", "platform"],
+                "test": [
+                    "CMD",
+                    "pg_isready",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "platform",
+                    "-d",
+                    "platform",
+                ],
                 **FAST_HEALTH,
             },
         },
         "redis": {
-            "command": ["redis-server", "--requirepass", "${REDIS_PASSWORD}", "--appendonly",
-                        "yes", "--dir", "/data", "--protected-mode", "no"],
-            "environment": {"REDIS_PASSWORD": "${REDIS_PASSWORD:?REDIS_PASSWORD is not set: run inv env}"},
+            "command": [
+                "redis-server",
+                "--requirepass",
+                "${REDIS_PASSWORD}",
+                "--appendonly",
+                "yes",
+                "--dir",
+                "/data",
+                "--protected-mode",
+                "no",
+            ],
+            "environment": {
+                "REDIS_PASSWORD": "${REDIS_PASSWORD:?REDIS_PASSWORD is not set: run inv env}"
+            },
             "volumes": ["redis-data:/data"],
             "healthcheck": {
-                "test": ["CMD-SHELL",
-                         'redis-cli --no-auth-warning -a "$$REDIS_PASSWORD" ping | grep -q PONG'],
+                "test": [
+                    "CMD-SHELL",
+                    'redis-cli --no-auth-warning -a "$$REDIS_PASSWORD" ping | grep -q PONG',
+                ],
                 **FAST_HEALTH,
             },
         },
@@ -151,9 +185,11 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
             },
             "volumes": ["clickhouse-data:/var/lib/clickhouse"],
             "healthcheck": {
-                "test": ["CMD-SHELL",
-                         'clickhouse-client --user "$$CLICKHOUSE_USER" '
-                         '--password "$$CLICKHOUSE_PASSWORD" --query "SELECT 1"'],
+                "test": [
+                    "CMD-SHELL",
+                    'clickhouse-client --user "$$CLICKHOUSE_USER" '
+                    '--password "$$CLICKHOUSE_PASSWORD" --query "SELECT 1"',
+                ],
                 **FAST_HEALTH,
             },
         },
@@ -162,7 +198,7 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
     for name in catalog.infrastructure:
         result[name] = {
             "image": INFRA_TAGS[name],
-            "profiles": catalog.infra_profiles(name) + ["test"],
+            "profiles": [*catalog.infra_profiles(name), "test"],
             "restart": "unless-stopped",
             **definitions[name],
         }
@@ -203,9 +239,7 @@ def compose(catalog: Catalog) -> dict:
         "name": PROJECT,
         "services": services,
         "volumes": {f"{name}-data": {} for name in catalog.infrastructure},
-        "secrets": {
-            "ca": {"file": "${BUILD_CA_BUNDLE:?BUILD_CA_BUNDLE is not set: run inv env}"}
-        },
+        "secrets": {"ca": {"file": "${BUILD_CA_BUNDLE:?BUILD_CA_BUNDLE is not set: run inv env}"}},
     }
 
 
@@ -250,7 +284,8 @@ def expected_files(catalog: Catalog) -> dict[Path, str]:
 def drifted(catalog: Catalog) -> list[Path]:
     """Generated files whose content differs from what they should be."""
     return [
-        path for path, text in expected_files(catalog).items()
+        path
+        for path, text in expected_files(catalog).items()
         if not path.is_file() or path.read_text() != text
     ]
 

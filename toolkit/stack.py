@@ -33,12 +33,18 @@ def compose(profiles: list[str] | None = None, tests: bool = False) -> DockerCli
 def _explain(exc: DockerException, doing: str) -> ToolkitError:
     output = (exc.stderr or exc.stdout or "").strip().splitlines()
     tail = "\n".join(output[-15:])
-    return ToolkitError(f"{doing} failed (exit {exc.return_code}):\n{tail}",
-                        "read the lines above; `inv doctor` checks the engine")
+    return ToolkitError(
+        f"{doing} failed (exit {exc.return_code}):\n{tail}",
+        "read the lines above; `inv doctor` checks the engine",
+    )
 
 
-def build(services: list[Service], target: str = "production", cache: bool = True,
-          on_line: Callable[[str], None] | None = None) -> dict[str, float]:
+def build(
+    services: list[Service],
+    target: str = "production",
+    cache: bool = True,
+    on_line: Callable[[str], None] | None = None,
+) -> dict[str, float]:
     """Build each service's image through compose (BuildKit via the engine); per-service seconds.
 
     Each build's full output goes to .cache/build-logs/<service>-<target>.log.
@@ -75,8 +81,7 @@ def image_present(service: Service, tag: str = "latest") -> bool:
 def port_conflicts(catalog: Catalog, services: list[Service]) -> list[str]:
     """Published ports held by something other than this project's own containers."""
     ours = {
-        (c.config.labels or {}).get("com.docker.compose.service")
-        for c in compose().compose.ps()
+        (c.config.labels or {}).get("com.docker.compose.service") for c in compose().compose.ps()
     }
     problems = []
     for service in services:
@@ -87,7 +92,9 @@ def port_conflicts(catalog: Catalog, services: list[Service]) -> list[str]:
             try:
                 probe.bind(("127.0.0.1", service.port))
             except OSError:
-                problems.append(f"port {service.port} ({service.name}) is already taken on 127.0.0.1")
+                problems.append(
+                    f"port {service.port} ({service.name}) is already taken on 127.0.0.1"
+                )
     return problems
 
 

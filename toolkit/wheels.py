@@ -101,8 +101,10 @@ def load_manifest() -> dict:
     try:
         return json.loads(MANIFEST.read_text())
     except json.JSONDecodeError:
-        raise ToolkitError(f"{MANIFEST.relative_to(ROOT)} is not valid JSON",
-                           "delete it and run `inv wheels` again") from None
+        raise ToolkitError(
+            f"{MANIFEST.relative_to(ROOT)} is not valid JSON",
+            "delete it and run `inv wheels` again",
+        ) from None
 
 
 def _sha256(path: Path) -> str:
@@ -134,25 +136,54 @@ def _download(pins: list[Pin], target: dict, dest: Path) -> None:
     # pip does not widen an explicit --platform, so list every manylinux tag the image's glibc
     # accepts, newest first (PEP 600, plus the legacy aliases).
     platforms = [f"manylinux_{major}_{m}_{machine}" for m in range(int(minor), 4, -1)]
-    platforms += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}",
-                  f"linux_{machine}"]
+    platforms += [
+        f"manylinux2014_{machine}",
+        f"manylinux2010_{machine}",
+        f"manylinux1_{machine}",
+        f"linux_{machine}",
+    ]
     version = target["python_version"].replace(".", "")
     command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-        "--require-hashes", "-r", requirements, "--dest", str(dest),
-        "--python-version", target["python_full_version"], "--implementation", "cp",
-        "--abi", f"cp{version}", "--abi", "abi3", "--abi", "none",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--require-hashes",
+        "-r",
+        requirements,
+        "--dest",
+        str(dest),
+        "--python-version",
+        target["python_full_version"],
+        "--implementation",
+        "cp",
+        "--abi",
+        f"cp{version}",
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
     ]
     for tag in platforms:
         command += ["--platform", tag]
-    result = subprocess.run(command, capture_output=True, text=True, check=False,
-                            env={**os.environ, "PIP_CERT": str(engine.ca_bundle())})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PIP_CERT": str(engine.ca_bundle())},
+    )
     Path(requirements).unlink(missing_ok=True)
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.splitlines() if "WARNING: Location" not in ln]
-        raise ToolkitError("downloading wheels failed:\n" + "\n".join(lines[-12:]),
-                           "check the index is reachable (`inv doctor`), or that every package "
-                           "has a wheel for this platform")
+        raise ToolkitError(
+            "downloading wheels failed:\n" + "\n".join(lines[-12:]),
+            "check the index is reachable (`inv doctor`), or that every package "
+            "has a wheel for this platform",
+        )
 
 
 def fill(services: list[Service], progress=print) -> dict:
@@ -161,11 +192,14 @@ def fill(services: list[Service], progress=print) -> dict:
     manifest = load_manifest()
     target = target_environment()
     if manifest.get("target") and manifest["target"] != target:
-        progress(f"image interpreter changed ({manifest['target'].get('python_full_version')} -> "
-                 f"{target['python_full_version']}): re-checking every wheel")
+        progress(
+            f"image interpreter changed ({manifest['target'].get('python_full_version')} -> "
+            f"{target['python_full_version']}): re-checking every wheel"
+        )
     manifest["target"] = target
     files: dict[str, str] = {
-        name: entry["sha256"] for name, entry in manifest.get("wheels", {}).items()
+        name: entry["sha256"]
+        for name, entry in manifest.get("wheels", {}).items()
         if (WHEELHOUSE / name).is_file()
     }
     started = time.perf_counter()
@@ -222,7 +256,9 @@ def verify(services: list[Service]) -> dict[str, list[str]]:
             if actual is None:
                 issues.append(f"missing file {filename}")
             elif actual != wheels[filename]["sha256"]:
-                issues.append(f"corrupt wheel {filename} (sha256 {actual[:12]}…, expected "
-                              f"{wheels[filename]['sha256'][:12]}…): delete it and run `inv wheels`")
+                issues.append(
+                    f"corrupt wheel {filename} (sha256 {actual[:12]}…, expected "
+                    f"{wheels[filename]['sha256'][:12]}…): delete it and run `inv wheels`"
+                )
         problems[service.name] = issues
     return problems

@@ -1,0 +1,78 @@
+"""Nox sessions: lint, the toolkit's tests, each service's tests in its container, e2e.
+
+Sessions run in the project's uv environment (`uv sync` made it; nothing is installed per
+session), so dependencies are declared once, in pyproject.toml and uv.lock.
+"""
+
+from __future__ import annotations
+
+import glob
+
+import nox
+
+from toolkit import catalog as catalog_mod
+from toolkit import testing
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "toolkit", "tests"]
+nox.options.error_on_external_run = True
+
+CATALOG = catalog_mod.load()
+SERVICES = list(CATALOG.services)
+
+
+@nox.session(tags=["ci", "fast"])
+def lint(session: nox.Session) -> None:
+    """Ruff, drift of generated files, compose config, hadolint on every Dockerfile."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("inv", "render", "--check")
+    session.run("inv", "env")
+    for extra in ([], ["-f", "compose/compose.test.yaml"]):
+        session.run(
+            "docker",
+            "compose",
+            "--env-file",
+            "compose/.env",
+            "-f",
+            "compose/compose.yaml",
+            *extra,
+            "--profile",
+            "full",
+            "--profile",
+            "test",
+            "config",
+            "--quiet",
+            external=True,
+        )
+    dockerfiles = sorted(glob.glob("services/*/Dockerfile") + glob.glob("images/*/Dockerfile"))
+    session.run("hadolint", "--config", ".hadolint.yaml", *dockerfiles)
+
+
+@nox.session(tags=["ci", "fast"])
+def toolkit(session: nox.Session) -> None:
+    """The toolkit's own tests (catalog, render, wheels, env file, command errors)."""
+    session.run("pytest", "tests", "-m", "not docker", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def offline_build(session: nox.Session) -> None:
+    """Every tier-1 image builds with the build's network disabled, from the wheelhouse."""
+    session.run("inv", "wheels", "--tier", "1")
+    session.run("pytest", "tests", "-m", "docker", "-k", "offline", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+@nox.parametrize("service", [nox.param(name, id=name) for name in SERVICES])
+def tests(session: nox.Session, service: str) -> None:
+    """A service's test suite, inside its test image, with what it needs from compose."""
+    code = testing.run(CATALOG, CATALOG.service(service), list(session.posargs) or ["-q"])
+    if code != 0:
+        session.error(f"{service}: tests failed (pytest exit {code})")
+
+
+@nox.session(tags=["ci"])
+def e2e(session: nox.Session) -> None:
+    """The core profile through the gateway: register, login, data, refresh, logout, bad input."""
+    session.run("inv", "up", "--profile", "core")
+    session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)

@@ -1,0 +1,47 @@
+"""Every tier-1 image builds with the build's network disabled, from the wheelhouse alone."""
+
+import subprocess
+
+import pytest
+import yaml
+
+from toolkit import catalog, envfile
+from toolkit.render import COMPOSE_FILE, PROJECT
+
+pytestmark = pytest.mark.docker
+TIER_1 = [s.name for s in catalog.load().tier(1)]
+
+
+@pytest.mark.parametrize("service", TIER_1)
+def test_offline_build_uses_no_network(service: str, tmp_path) -> None:
+    override = tmp_path / "offline.yaml"
+    override.write_text(yaml.safe_dump({"services": {service: {"build": {"network": "none"}}}}))
+    env_path, _ = envfile.ensure()
+    result = subprocess.run(
+        [
+            "docker",
+            "compose",
+            "--project-name",
+            PROJECT,
+            "--env-file",
+            str(env_path),
+            "-f",
+            str(COMPOSE_FILE),
+            "-f",
+            str(override),
+            "--profile",
+            "full",
+            "build",
+            "--no-cache",
+            "--progress",
+            "plain",
+            service,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "from the wheelhouse, no index used" in output
+    assert "falling back to the online index" not in output

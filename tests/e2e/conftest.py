@@ -1,0 +1,58 @@
+"""End-to-end fixtures: the running core profile, reached on 127.0.0.1 only."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+
+from toolkit import envfile
+
+GATEWAY = "http://127.0.0.1:8000"
+
+
+@pytest.fixture(scope="session")
+def gateway():
+    with httpx.Client(base_url=GATEWAY, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    return envfile.read()["JWT_SECRET"]
+
+
+def new_user() -> dict:
+    suffix = uuid.uuid4().hex[:10]
+    return {
+        "username": f"e2e_{suffix}",
+        "email": f"e2e_{suffix}@example.com",
+        "password": f"Correct-horse-{suffix}-9",
+    }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(secret: str, **claims) -> str:
+    """An HS256 JWT made by hand, to forge and expire tokens without the services' code."""
+    now = int(time.time())
+    payload = {
+        "iss": "tiered-platform",
+        "type": "access",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    signing_input = (
+        f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}."
+        f"{_b64(json.dumps(payload).encode())}"
+    )
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"

@@ -1,0 +1,57 @@
+"""Each service's test suite, run inside its own test image on the stack's network."""
+
+from __future__ import annotations
+
+import subprocess
+
+from toolkit import envfile, images, stack
+from toolkit.catalog import Catalog, Service
+from toolkit.console import console, step
+from toolkit.render import COMPOSE_FILE, COMPOSE_TEST_FILE, PROJECT
+
+
+def prepare(catalog: Catalog, service: Service) -> None:
+    """Base images, the production images the service needs running, and its test image."""
+    if images.missing():
+        images.ensure_all()
+    dependencies, _ = catalog.needs(service)
+    for dependency in dependencies:
+        if not stack.image_present(dependency):
+            with step(f"build {dependency.name} (needed by {service.name}'s tests)"):
+                stack.build([dependency])
+    with step(f"build {service.name} test image") as note:
+        seconds = stack.build([service], target="test")[service.name]
+        note["note"] = f"{seconds:.1f}s"
+
+
+def run(catalog: Catalog, service: Service, pytest_args: list[str]) -> int:
+    """Run the suite in `<service>-tests`; returns pytest's exit code (5 = nothing collected,
+    which callers treat as a failure like any other)."""
+    prepare(catalog, service)
+    env_path, _ = envfile.ensure()
+    command = [
+        "docker",
+        "compose",
+        "--project-name",
+        PROJECT,
+        "--env-file",
+        str(env_path),
+        "-f",
+        str(COMPOSE_FILE),
+        "-f",
+        str(COMPOSE_TEST_FILE),
+        "--profile",
+        "test",
+        "run",
+        "--rm",
+        "--quiet-pull",
+        f"{service.name}-tests",
+        "python",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        *pytest_args,
+    ]
+    console.print(f"running {service.name}'s tests in {PROJECT}/{service.name}:test")
+    return subprocess.run(command, check=False).returncode
