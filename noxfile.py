@@ -7,6 +7,7 @@ session), so dependencies are declared once, in pyproject.toml and uv.lock.
 from __future__ import annotations
 
 import glob
+import logging
 
 import nox
 
@@ -16,6 +17,10 @@ from toolkit import testing
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "toolkit", "tests"]
 nox.options.error_on_external_run = True
+
+# nox turns on debug logging; the engine client's HTTP chatter is not what a reader wants.
+for noisy in ("urllib3", "docker"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
 
 CATALOG = catalog_mod.load()
 SERVICES = list(CATALOG.services)

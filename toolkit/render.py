@@ -226,7 +226,7 @@ def compose(catalog: Catalog) -> dict:
         definition = {
             "build": _build(service, "production"),
             "image": f"{PROJECT}/{service.name}:latest",
-            "profiles": catalog.profiles_of(service),
+            "profiles": [*catalog.profiles_of(service), "test"],
             "environment": service_environment(catalog, service),
             "restart": "unless-stopped",
         }
