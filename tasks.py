@@ -39,22 +39,35 @@ def _catalog():
 def doctor(c):
     """Check the engine, compose v2, BuildKit, the registry, disk and the CA bundle."""
     findings = engine.doctor()
-    console.print(table("doctor", ["check", "ok", "detail", "fix"], [
-        (f.check, "yes" if f.ok else "NO", f.detail, f.fix) for f in findings
-    ]))
+    console.print(
+        table(
+            "doctor",
+            ["check", "ok", "detail", "fix"],
+            [(f.check, "yes" if f.ok else "NO", f.detail, f.fix) for f in findings],
+        )
+    )
     if any(f.required and not f.ok for f in findings):
         raise Exit("some checks failed: apply the fixes above", code=1)
 
 
-@task(help={"only": "comma-separated image names (debian, python, python-build, postgres, "
-                    "redis, clickhouse)", "rebuild": "build or pull again even if present"})
+@task(
+    help={
+        "only": "comma-separated image names (debian, python, python-build, postgres, "
+        "redis, clickhouse)",
+        "rebuild": "build or pull again even if present",
+    }
+)
 @friendly
 def images_(c, only="", rebuild=False):
     """Pull base and infrastructure images, or build them locally when offline."""
     outcomes = images.ensure_all([n for n in only.split(",") if n] or None, rebuild)
-    console.print(table("images", ["image", "source", "size", "seconds"], [
-        (o.recipe.tag, o.source, mb(o.size), f"{o.seconds:.1f}") for o in outcomes
-    ]))
+    console.print(
+        table(
+            "images",
+            ["image", "source", "size", "seconds"],
+            [(o.recipe.tag, o.source, mb(o.size), f"{o.seconds:.1f}") for o in outcomes],
+        )
+    )
 
 
 images_.__name__ = "images"
@@ -69,8 +82,13 @@ def _services(tier: int | None, services: str, profile: str = "full"):
     return cat.profile(profile)
 
 
-@task(help={"tier": "only the services of this tier", "services": "service names (comma or "
-            "space separated)", "verify": "only check the wheelhouse against its manifest"})
+@task(
+    help={
+        "tier": "only the services of this tier",
+        "services": "service names (comma or space separated)",
+        "verify": "only check the wheelhouse against its manifest",
+    }
+)
 @friendly
 def wheels_(c, tier=None, services="", verify=False):
     """Fill the wheelhouse for the images' interpreter, with a sha256 manifest."""
@@ -79,13 +97,22 @@ def wheels_(c, tier=None, services="", verify=False):
         images.ensure_all(["debian", "python"])
         manifest = wheels.fill(selected, progress=console.print)
         size = sum(w["bytes"] for w in manifest["wheels"].values())
-        console.print(f"wheelhouse: {len(manifest['wheels'])} wheels, {mb(size)}, for Python "
-                      f"{manifest['target']['python_full_version']} "
-                      f"({manifest['target']['platform_machine']}, glibc {manifest['target']['glibc']})")
+        console.print(
+            f"wheelhouse: {len(manifest['wheels'])} wheels, {mb(size)}, for Python "
+            f"{manifest['target']['python_full_version']} "
+            f"({manifest['target']['platform_machine']}, glibc {manifest['target']['glibc']})"
+        )
     problems = wheels.verify(selected)
-    console.print(table("wheelhouse", ["service", "complete", "problems"], [
-        (name, "yes" if not issues else "NO", "; ".join(issues[:3])) for name, issues in problems.items()
-    ]))
+    console.print(
+        table(
+            "wheelhouse",
+            ["service", "complete", "problems"],
+            [
+                (name, "yes" if not issues else "NO", "; ".join(issues[:3]))
+                for name, issues in problems.items()
+            ],
+        )
+    )
     if any(problems.values()):
         raise Exit("the wheelhouse is incomplete or corrupt: see above", code=1)
 
@@ -102,8 +129,11 @@ def render_(c, check=False):
         drift = render.drifted(cat)
         if drift:
             names = ", ".join(str(p.relative_to(catalog_mod.ROOT)) for p in drift)
-            raise Exit(f"generated files drifted from the catalog/template/lock: {names}; "
-                       "run `inv render` and commit", code=1)
+            raise Exit(
+                f"generated files drifted from the catalog/template/lock: {names}; "
+                "run `inv render` and commit",
+                code=1,
+            )
         console.print("generated files match the catalog, the template and uv.lock")
         return
     changed = render.write(cat)
@@ -120,8 +150,10 @@ render_.__name__ = "render"
 def env(c):
     """Create compose/.env with random development secrets (existing values are kept)."""
     path, added = envfile.ensure()
-    console.print(f"{path.relative_to(catalog_mod.ROOT)}: " + (f"added {', '.join(added)}" if added
-                                                            else "complete"))
+    console.print(
+        f"{path.relative_to(catalog_mod.ROOT)}: "
+        + (f"added {', '.join(added)}" if added else "complete")
+    )
 
 
 def _prepare(selected) -> None:
@@ -131,15 +163,23 @@ def _prepare(selected) -> None:
     problems = wheels.verify(selected)
     incomplete = [name for name, issues in problems.items() if issues]
     if incomplete:
-        console.print(f"[yellow]note:[/] wheelhouse incomplete for {', '.join(incomplete)}: those "
-                      "builds use the online index (`inv wheels` makes them offline-ready)")
+        console.print(
+            f"[yellow]note:[/] wheelhouse incomplete for {', '.join(incomplete)}: those "
+            "builds use the online index (`inv wheels` makes them offline-ready)"
+        )
         corrupt = [i for issues in problems.values() for i in issues if i.startswith("corrupt")]
         if corrupt:
             raise ToolkitError(corrupt[0], "delete that file and run `inv wheels`")
 
 
-@task(help={"services": "service names (default: the profile's)", "profile": "core, data, ai or full",
-            "target": "production (default), application or test", "no_cache": "ignore the layer cache"})
+@task(
+    help={
+        "services": "service names (default: the profile's)",
+        "profile": "core, data, ai or full",
+        "target": "production (default), application or test",
+        "no_cache": "ignore the layer cache",
+    }
+)
 @friendly
 def build(c, services="", profile="full", target="production", no_cache=False):
     """Build service images through compose, with per-service timings."""
@@ -156,13 +196,24 @@ def build(c, services="", profile="full", target="production", no_cache=False):
         tag = f"{render.PROJECT}/{service.name}:{'test' if target == 'test' else 'latest'}"
         size = client.image.inspect(tag).size if client.image.exists(tag) else 0
         budget = service.budgets.get("image_mb")
-        rows.append((service.name, f"{timings[service.name]:.1f}", mb(size),
-                     f"{budget.target:.0f} MB" if budget and budget.target else ""))
+        rows.append(
+            (
+                service.name,
+                f"{timings[service.name]:.1f}",
+                mb(size),
+                f"{budget.target:.0f} MB" if budget and budget.target else "",
+            )
+        )
     console.print(table("build", ["service", "seconds", "image", "target size"], rows))
 
 
-@task(help={"profile": "core, data, ai or full (cumulative tiers)",
-            "timeout": "seconds to wait for health", "build_": "rebuild images first"})
+@task(
+    help={
+        "profile": "core, data, ai or full (cumulative tiers)",
+        "timeout": "seconds to wait for health",
+        "build_": "rebuild images first",
+    }
+)
 @friendly
 def up(c, profile="core", timeout=300, build_=False):
     """Start a profile, building what is missing, and wait until every service is healthy."""
@@ -176,9 +227,14 @@ def up(c, profile="core", timeout=300, build_=False):
                 stack.build([service])
     conflicts = stack.port_conflicts(cat, selected)
     if conflicts:
-        raise Exit("; ".join(conflicts) + ": stop whatever holds it, or change the port in "
-                   "catalog.yaml and run `inv render`", code=1)
-    names = [i for i in cat.infrastructure if profile in cat.infra_profiles(i)] + [s.name for s in selected]
+        raise Exit(
+            "; ".join(conflicts) + ": stop whatever holds it, or change the port in "
+            "catalog.yaml and run `inv render`",
+            code=1,
+        )
+    names = [i for i in cat.infrastructure if profile in cat.infra_profiles(i)] + [
+        s.name for s in selected
+    ]
     started = time.perf_counter()
     with step(f"start profile {profile} ({len(selected)} services)"):
         stack.up(profile, selected)
@@ -190,13 +246,25 @@ def up(c, profile="core", timeout=300, build_=False):
         console.print(f"[red]{exc.problem}[/]; last log lines of {exc.service}:")
         console.print(stack.logs(exc.service, tail=30), markup=False)
         raise Exit(f"profile {profile} did not become healthy", code=1) from None
-    console.print(table(f"profile {profile}", ["service", "state", "health", "healthy after", "url"], [
-        (s.name, s.state, s.health, f"{s.seconds:.1f}s" if s.seconds is not None else "", s.url)
-        for s in states
-    ]))
-    console.print(f"{len(states)} containers healthy {time.perf_counter() - started:.1f}s after start")
-
-
+    console.print(
+        table(
+            f"profile {profile}",
+            ["service", "state", "health", "healthy after", "url"],
+            [
+                (
+                    s.name,
+                    s.state,
+                    s.health,
+                    f"{s.seconds:.1f}s" if s.seconds is not None else "",
+                    s.url,
+                )
+                for s in states
+            ],
+        )
+    )
+    console.print(
+        f"{len(states)} containers healthy {time.perf_counter() - started:.1f}s after start"
+    )
 
 
 @task
@@ -221,8 +289,14 @@ def ps(c):
     rows = []
     for name, container in sorted(stack.containers().items()):
         state = container.state
-        rows.append((name, state.status, (state.health.status if state.health else ""),
-                     container.config.image))
+        rows.append(
+            (
+                name,
+                state.status,
+                (state.health.status if state.health else ""),
+                container.config.image,
+            )
+        )
     console.print(table("containers", ["service", "state", "health", "image"], rows))
 
 
@@ -232,13 +306,21 @@ def logs(c, service, tail=100):
     """Show a service's last log lines."""
     cat = _catalog()
     if service not in cat.services and service not in cat.infrastructure:
-        raise Exit(f"unknown service {service!r}: choose one of "
-                   f"{', '.join([*cat.services, *cat.infrastructure])}", code=1)
+        raise Exit(
+            f"unknown service {service!r}: choose one of "
+            f"{', '.join([*cat.services, *cat.infrastructure])}",
+            code=1,
+        )
     sys.stdout.write(stack.logs(service, tail=int(tail)))
 
 
-@task(help={"profile": "stop only this profile's services (default core)", "all_": "stop everything",
-            "volumes": "also delete the data volumes"})
+@task(
+    help={
+        "profile": "stop only this profile's services (default core)",
+        "all_": "stop everything",
+        "volumes": "also delete the data volumes",
+    }
+)
 @friendly
 def down(c, profile="core", all_=False, volumes=False):
     """Stop a profile's containers (data volumes are kept unless --volumes)."""
@@ -251,9 +333,10 @@ def down(c, profile="core", all_=False, volumes=False):
     heavier = [s.name for s in cat.services.values() if s.name not in selected]
     running = set(stack.containers())
     # Infrastructure stays up while a heavier tier that still runs needs it.
-    infra = [i for i in cat.infrastructure if not any(
-        h in running and i in cat.services[h].infrastructure for h in heavier)]
+    infra = [
+        i
+        for i in cat.infrastructure
+        if not any(h in running and i in cat.services[h].infrastructure for h in heavier)
+    ]
     stack.down(profile, [*selected, *infra], volumes)
     console.print(f"stopped profile {profile}: {', '.join([*selected, *infra])}")
-
-

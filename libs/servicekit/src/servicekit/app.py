@@ -29,9 +29,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")
     request_id = request.scope.get("state", {}).get("request_id", "-")
-    return JSONResponse(
-        {"detail": "internal error", "request_id": request_id}, status_code=500
-    )
+    return JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)
 
 
 def create_app(

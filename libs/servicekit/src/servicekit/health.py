@@ -29,15 +29,15 @@ class HealthReport(BaseModel):
     checks: dict[str, CheckResult]
 
 
-async def run_check(check: Check, timeout: float) -> CheckResult:
+async def run_check(check: Check, limit: float) -> CheckResult:
     """Run one check with a timeout; never raises."""
     started = time.perf_counter()
     try:
-        reason = await asyncio.wait_for(check(), timeout)
+        reason = await asyncio.wait_for(check(), limit)
         status: Status = "degraded" if reason else "ok"
         detail = reason or None
     except TimeoutError:
-        status, detail = "down", f"no answer within {timeout:g}s"
+        status, detail = "down", f"no answer within {limit:g}s"
     except Exception as exc:  # noqa: BLE001 - any failure of a backend means "down"
         status, detail = "down", f"{type(exc).__name__}: {exc}"[:300]
     return CheckResult(
@@ -69,8 +69,12 @@ def health_router(
         names = list(checks)
         results = await asyncio.gather(*(run_check(checks[n], timeout) for n in names))
         by_name = dict(zip(names, results, strict=True))
-        report = HealthReport(service=service, status=overall(by_name, critical_names), checks=by_name)
-        return JSONResponse(report.model_dump(), status_code=503 if report.status == "down" else 200)
+        report = HealthReport(
+            service=service, status=overall(by_name, critical_names), checks=by_name
+        )
+        return JSONResponse(
+            report.model_dump(), status_code=503 if report.status == "down" else 200
+        )
 
     @router.get("/health/live")
     async def live() -> dict[str, str]:

@@ -23,7 +23,9 @@ class UpstreamStatusError(Exception):
     """A retryable status that outlived its retries; carries the last response."""
 
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"{response.request.method} {response.request.url} -> {response.status_code}")
+        super().__init__(
+            f"{response.request.method} {response.request.url} -> {response.status_code}"
+        )
         self.response = response
 
 

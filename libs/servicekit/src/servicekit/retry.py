@@ -29,13 +29,17 @@ async def with_backoff(
         attempt += 1
         try:
             return await operation()
-        except Exception as exc:  # noqa: BLE001 - the deadline decides, not the error type
+        except Exception as exc:
             elapsed = time.monotonic() - started
             if elapsed + delay > deadline:
                 raise
             log.warning(
                 "%s not ready (attempt %d, %.1fs): %s; retrying in %.1fs",
-                what, attempt, elapsed, exc, delay,
+                what,
+                attempt,
+                elapsed,
+                exc,
+                delay,
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, maximum)

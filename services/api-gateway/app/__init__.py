@@ -1,0 +1,1 @@
+"""api-gateway: the platform's single entry point."""

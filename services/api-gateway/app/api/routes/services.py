@@ -1,0 +1,48 @@
+"""/api/{service}/{path}: the services listed in PUBLIC_SERVICES, behind a valid access token."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import ClientsDep, CurrentIdentity, enforce_rate_limit
+from app.proxy import METHODS, BadPath, forward, upstream_url
+
+router = APIRouter(tags=["services"], dependencies=[Depends(enforce_rate_limit)])
+
+
+def public_service(service: str, clients: ClientsDep) -> str:
+    """The service name if it is public; internal services stay unreachable from outside."""
+    public = clients.settings.public_services
+    if service not in public:
+        listed = ", ".join(public) or "none"
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"unknown service {service!r}; public services: {listed}",
+        )
+    return service
+
+
+# Declared before the identity so an unknown service is a 404 whether or not a token came.
+PublicService = Annotated[str, Depends(public_service)]
+
+
+@router.api_route("/api/{service}", methods=METHODS, include_in_schema=False)
+@router.api_route("/api/{service}/{path:path}", methods=METHODS, include_in_schema=False)
+async def api(
+    request: Request, service: PublicService, identity: CurrentIdentity, clients: ClientsDep
+) -> Response:
+    """Forward /api/<service>/x -> <service> /x."""
+    settings = clients.settings
+    try:
+        url = upstream_url(settings.upstreams[service], request, 2)
+    except BadPath as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    return await forward(
+        request,
+        clients.http,
+        service=service,
+        url=url,
+        identity=identity,
+        deadline=settings.upstream_timeout,
+    )

@@ -1,0 +1,1 @@
+"""Settings, token verification and the clients shared by every request."""

@@ -1,0 +1,99 @@
+"""Gateway settings, read from the environment and validated at start-up."""
+
+import json
+import logging
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger("app.config")
+
+AUTH_SERVICE = "user-service"
+
+
+def _json(name: str, value: Any, expected: type, example: str) -> Any:
+    """Parse a JSON environment value, naming the variable and the expected shape on error."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else expected()
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON ({exc}); expected e.g. {example}") from None
+    if not isinstance(value, expected):
+        raise ValueError(f"{name} must be a JSON {expected.__name__}, e.g. {example}")
+    return value
+
+
+class Settings(ServiceSettings):
+    """Environment of the api-gateway (see services/README.md)."""
+
+    service_name: str = "api-gateway"
+    port: int = 8000
+    # Service name -> base URL; NoDecode so a bad value gets our message, not a generic one.
+    upstreams: Annotated[dict[str, str], NoDecode] = {AUTH_SERVICE: "http://user-service:8008"}
+    # Services reachable as /api/<service>/...; anything else (internal ones included) is 404.
+    public_services: Annotated[list[str], NoDecode] = []
+    redis_url: str = "redis://redis:6379/0"
+    jwt_secret: str = ""
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    upstream_timeout: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _parse_upstreams(cls, value: Any) -> Any:
+        return _json("UPSTREAMS", value, dict, '{"user-service": "http://user-service:8008"}')
+
+    @field_validator("public_services", mode="before")
+    @classmethod
+    def _parse_public(cls, value: Any) -> Any:
+        return _json("PUBLIC_SERVICES", value, list, '["orders-service"]')
+
+    @field_validator("upstreams")
+    @classmethod
+    def _check_upstreams(cls, value: dict[str, str]) -> dict[str, str]:
+        checked = {}
+        for name, url in value.items():
+            parts = urlsplit(url)
+            if not name or "/" in name:
+                raise ValueError(f"UPSTREAMS: invalid service name {name!r}")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"UPSTREAMS: {name!r} needs an absolute http(s) URL, got {url!r}")
+            if parts.query or parts.fragment:
+                raise ValueError(f"UPSTREAMS: {name!r} URL must not have a query or fragment")
+            # Paths are appended to the base, so a trailing slash would double up.
+            checked[name] = url.rstrip("/")
+        if AUTH_SERVICE not in checked:
+            raise ValueError(f"UPSTREAMS must include {AUTH_SERVICE!r}: /auth/... is routed there")
+        return checked
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_routing(self) -> "Settings":
+        missing = [name for name in self.public_services if name not in self.upstreams]
+        if missing:
+            raise ValueError(
+                f"PUBLIC_SERVICES lists {', '.join(missing)} with no entry in UPSTREAMS "
+                f"(known upstreams: {', '.join(self.upstreams)})"
+            )
+        if len(set(self.public_services)) != len(self.public_services):
+            raise ValueError("PUBLIC_SERVICES lists a service twice")
+        # Without a secret every token would be "valid" under an empty HMAC key.
+        if not self.jwt_secret.strip():
+            raise ValueError("JWT_SECRET is required: the gateway verifies every access token")
+        if self.environment == "production" and len(self.jwt_secret) < 32:
+            log.warning("JWT_SECRET is shorter than 32 bytes; HS256 wants at least 32")
+        return self
+
+    def secret_fields(self) -> tuple[str, ...]:
+        return (*super().secret_fields(), "jwt_secret")

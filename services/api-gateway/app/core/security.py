@@ -1,0 +1,79 @@
+"""Access-token verification: signature, issuer, expiry, token type and a live session."""
+
+import logging
+from dataclasses import dataclass
+
+import jwt
+from fastapi import HTTPException, status
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("app.security")
+
+ALGORITHM = "HS256"
+ISSUER = "tiered-platform"
+REQUIRED_CLAIMS = ["sub", "sid", "type", "iat", "exp", "iss"]
+NO_CREDENTIALS = "missing bearer token"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified access token speaks for."""
+
+    user_id: str
+    username: str
+    session_id: str
+
+
+def unauthorized(detail: str) -> HTTPException:
+    """401 with the challenge RFC 6750 asks for (an error code only when a token was sent)."""
+    challenge = "Bearer" if detail == NO_CREDENTIALS else 'Bearer error="invalid_token"'
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized(NO_CREDENTIALS)
+    return token.strip()
+
+
+def decode_access_token(token: str, secret: str) -> Identity:
+    """Verify an access token's signature and claims (not its session)."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise unauthorized("token expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise unauthorized(f"invalid token: {exc}") from None
+    if claims.get("type") != "access":
+        raise unauthorized("invalid token: not an access token")
+    sid, username = claims.get("sid"), claims.get("username", "")
+    if not isinstance(sid, str) or not sid or not isinstance(username, str):
+        raise unauthorized("invalid token: malformed sid or username claim")
+    return Identity(user_id=claims["sub"], username=username, session_id=sid)
+
+
+async def authenticate(authorization: str | None, secret: str, redis: Redis) -> Identity:
+    """Verify the bearer token and that its session still exists (so logout is immediate)."""
+    identity = decode_access_token(bearer_token(authorization), secret)
+    try:
+        alive = await redis.exists(f"session:{identity.session_id}")
+    except (RedisError, OSError) as exc:
+        # Fail closed: without the session store a logged-out token would still pass.
+        log.warning("session check failed: %s: %s", type(exc).__name__, exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="session store unavailable"
+        ) from None
+    if not alive:
+        raise unauthorized("session revoked")
+    return identity

@@ -1,0 +1,51 @@
+"""Builds the api-gateway application: `uvicorn app.main:app`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.routes import auth, services
+from app.core.clients import Clients
+from app.core.config import AUTH_SERVICE, Settings
+from app.health import health_checks
+from servicekit.app import create_app
+
+log = logging.getLogger("app.main")
+
+
+def create_gateway(settings: Settings | None = None) -> FastAPI:
+    """The gateway for `settings` (read from the environment when not given)."""
+    settings = settings or Settings()
+    clients = Clients(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Opened here, once per worker process: pools must not be shared across forks.
+        clients.open()
+        log.info(
+            "routing /auth to %s; public services: %s",
+            settings.upstreams[AUTH_SERVICE],
+            ", ".join(settings.public_services) or "none",
+        )
+        try:
+            yield
+        finally:
+            await clients.close()
+
+    app = create_app(
+        settings,
+        routers=[auth.router, services.router],
+        health_checks=health_checks(clients),
+        critical={"redis"},
+        lifespan=lifespan,
+        title="api-gateway",
+    )
+    app.state.clients = clients
+    # httpx logs every upstream call at INFO; servicekit's access line already covers each one.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return app
+
+
+app = create_gateway()

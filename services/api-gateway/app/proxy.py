@@ -1,0 +1,206 @@
+"""Forwarding one request to an upstream service and its answer back to the client.
+
+Request bodies are buffered (servicekit already caps them at MAX_BODY_BYTES), so an oversized
+body is refused before any upstream sees it and an idempotent request can be resent once.
+Responses are buffered when small and declared, streamed otherwise.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+import httpx
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response, StreamingResponse
+
+from app.core.security import Identity
+from servicekit.http import IDEMPOTENT
+from servicekit.logging import request_id_var
+
+log = logging.getLogger("app.proxy")
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Set by the gateway alone: a client must not be able to claim an identity or internal status.
+# Host and content-length are recomputed by httpx; expect was already answered by uvicorn.
+DROP_FROM_CLIENT = HOP_BY_HOP | {
+    b"host",
+    b"content-length",
+    b"expect",
+    b"x-user-id",
+    b"x-username",
+    b"x-internal-token",
+    b"x-request-id",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+}
+# Uvicorn and the request-id middleware add their own copies of these.
+DROP_FROM_UPSTREAM = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+BUFFER_LIMIT = 256 * 1024
+METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class BadPath(ValueError):
+    """A path the gateway refuses to forward."""
+
+
+def upstream_url(base: str, request: Request, skip_segments: int) -> str:
+    """`base` + the request's path minus its first `skip_segments` segments + its query.
+
+    The raw (still percent-encoded) path is forwarded so %2F and friends reach the upstream
+    exactly as sent; dot segments are refused, since an upstream resolving them would escape
+    the routed prefix.
+    """
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    parts = raw_path.decode("latin-1").split("/")[1 + skip_segments :]
+    if any(unquote(part) in (".", "..") for part in parts):
+        raise BadPath("path must not contain '.' or '..' segments")
+    query: bytes = request.scope.get("query_string", b"")
+    return base + "/" + "/".join(parts) + ("?" + query.decode("latin-1") if query else "")
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """Header names a Connection header declares hop-by-hop."""
+    return {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+    }
+
+
+def forward_headers(request: Request, identity: Identity | None) -> list[tuple[bytes, bytes]]:
+    """Client headers minus hop-by-hop and identity ones, plus what the gateway vouches for."""
+    raw = request.headers.raw
+    drop = DROP_FROM_CLIENT | _connection_tokens(raw)
+    headers = [(name, value) for name, value in raw if name.lower() not in drop]
+    client = request.client.host if request.client else "unknown"
+    prior = b", ".join(value for name, value in raw if name.lower() == b"x-forwarded-for")
+    forwarded_for = prior + b", " + client.encode() if prior else client.encode()
+    headers += [
+        (b"x-forwarded-for", forwarded_for),
+        (b"x-forwarded-proto", request.scope.get("scheme", "http").encode()),
+        (b"x-request-id", request_id_var.get().encode("latin-1")),
+    ]
+    if host := request.headers.get("host"):
+        headers.append((b"x-forwarded-host", host.encode("latin-1")))
+    if identity is not None:
+        headers += [
+            (b"x-user-id", identity.user_id.encode()),
+            (b"x-username", identity.username.encode()),
+        ]
+    return headers
+
+
+async def _send(
+    http: httpx.AsyncClient, request: httpx.Request, expires_at: float
+) -> httpx.Response:
+    """Send until the response head arrives; idempotent methods get one more try."""
+    async with asyncio.timeout_at(expires_at):
+        if request.method in IDEMPOTENT:
+            try:
+                return await http.send(request, stream=True)
+            # Refused, or a pooled socket the upstream closed just then: nothing was processed
+            # that a repeat of an idempotent request could duplicate.
+            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                log.info("retrying %s %s once: %s", request.method, request.url.path, exc)
+        return await http.send(request, stream=True)
+
+
+async def forward(
+    request: Request,
+    http: httpx.AsyncClient,
+    *,
+    service: str,
+    url: str,
+    identity: Identity | None,
+    deadline: float,
+) -> Response:
+    """Send the request to `url` and relay the answer; transport failures become JSON errors."""
+    body = await request.body()
+    outgoing = httpx.Request(
+        request.method,
+        url,
+        headers=forward_headers(request, identity),
+        content=body or None,
+    )
+    # One budget for the whole exchange, retry and buffered body included.
+    expires_at = asyncio.get_running_loop().time() + deadline
+    try:
+        upstream = await _send(http, outgoing, expires_at)
+    except TimeoutError:
+        return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", None)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        return _failed(service, url, 503, f"{service} is unavailable", exc)
+    except httpx.PoolTimeout as exc:
+        return _failed(service, url, 503, f"{service} has too many requests in flight", exc)
+    except httpx.TimeoutException as exc:
+        return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", exc)
+    except httpx.TransportError as exc:
+        return _failed(service, url, 502, f"{service} sent an invalid or broken response", exc)
+    try:
+        return await _relay(request, upstream, service, expires_at)
+    except TimeoutError:
+        return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", None)
+
+
+def _failed(
+    service: str, url: str, status: int, detail: str, exc: Exception | None
+) -> JSONResponse:
+    reason = f"{type(exc).__name__}: {exc}" if exc else "deadline exceeded"
+    # The path only: a query string may carry what should not be in logs.
+    log.warning("upstream %s failed (%s): %s", service, url.split("?", 1)[0], reason)
+    return JSONResponse({"detail": detail, "service": service}, status_code=status)
+
+
+async def _relay(
+    request: Request, upstream: httpx.Response, service: str, expires_at: float
+) -> Response:
+    """Relay the upstream response as received (still encoded, so content-length holds)."""
+    drop = DROP_FROM_UPSTREAM | _connection_tokens(upstream.headers.raw)
+    headers = [(n.lower(), v) for n, v in upstream.headers.raw if n.lower() not in drop]
+    declared = upstream.headers.get("content-length", "")
+    small = declared.isdigit() and int(declared) <= BUFFER_LIMIT
+    if small or request.method == "HEAD" or upstream.status_code in (204, 304):
+        try:
+            async with asyncio.timeout_at(expires_at):
+                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        except httpx.TimeoutException as exc:
+            return _failed(service, str(upstream.url), 504, f"{service} answered too slowly", exc)
+        except httpx.TransportError as exc:
+            return _failed(service, str(upstream.url), 502, f"{service} broke off its answer", exc)
+        finally:
+            await upstream.aclose()
+        response: Response = Response(content, status_code=upstream.status_code)
+    else:
+        response = StreamingResponse(_stream(upstream, service), status_code=upstream.status_code)
+    # Raw list, not a dict: repeated headers such as Set-Cookie must all survive.
+    response.raw_headers = headers
+    return response
+
+
+async def _stream(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
+    """Pass body chunks through; always return the connection to the pool, even on disconnect."""
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    except httpx.TransportError as exc:
+        # The status line is gone already; aborting the connection is the only honest signal.
+        log.warning("upstream %s broke off a streamed response: %s", service, exc)
+        raise
+    finally:
+        await upstream.aclose()

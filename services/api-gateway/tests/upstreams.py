@@ -1,0 +1,184 @@
+"""Real upstream servers for the tests: small ASGI apps served by uvicorn on loopback ports."""
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+BIG_CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
+BIG_CHUNKS = 20  # 1.25 MiB in all: past the gateway's buffering limit, so it streams
+
+
+def echo_app() -> FastAPI:
+    """Answers every request with what it received, as JSON."""
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/status/{code}")
+    async def status(code: int) -> Response:
+        return JSONResponse({"status": code}, status_code=code)
+
+    @app.get("/cookies")
+    async def cookies() -> Response:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    @app.get("/big")
+    async def big() -> StreamingResponse:
+        async def chunks():
+            for _ in range(BIG_CHUNKS):
+                yield BIG_CHUNK
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    @app.get("/trickle")
+    async def trickle(seconds: float, step: float = 0.1) -> StreamingResponse:
+        """A declared body sent one byte per `step` for `seconds`: never idle, just slow."""
+        count = max(1, int(seconds / step))
+
+        async def drip():
+            for _ in range(count):
+                yield b" "
+                await asyncio.sleep(step)
+
+        return StreamingResponse(drip(), headers={"content-length": str(count)})
+
+    @app.api_route("/{path:path}", methods=ALL_METHODS)
+    async def echo(request: Request, path: str) -> Response:
+        body = await request.body()
+        return JSONResponse(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "raw_path": request.scope["raw_path"].decode("latin-1"),
+                "query": request.scope["query_string"].decode("latin-1"),
+                "headers": [
+                    [k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw
+                ],
+                "body": body.decode("latin-1"),
+            }
+        )
+
+    return app
+
+
+def slow_app(delay: float) -> FastAPI:
+    """Takes `delay` seconds to answer anything but /health."""
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.api_route("/{path:path}", methods=ALL_METHODS)
+    async def slow(path: str) -> dict[str, str]:
+        await asyncio.sleep(delay)
+        return {"late": path}
+
+    return app
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a background thread; yields its base URL."""
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("upstream test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@contextmanager
+def garbage_server() -> Iterator[tuple[str, list[int]]]:
+    """A TCP server that answers every connection with bytes that are not HTTP, then closes.
+
+    Yields its URL and a one-item list counting the connections it accepted.
+    """
+    sock = _listening_socket()
+    sock.listen()
+    sock.settimeout(0.2)
+    accepted = [0]
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted[0] += 1
+            with conn:
+                conn.settimeout(1)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"this is not http\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sock.close()
+
+
+@contextmanager
+def dead_url() -> Iterator[str]:
+    """A loopback URL where nothing listens: connections are refused.
+
+    The port stays bound (without listening) so no other process can take it meanwhile.
+    """
+    sock = _listening_socket()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@contextmanager
+def silent_url() -> Iterator[str]:
+    """A loopback URL that accepts connections (the kernel does) but never answers."""
+    sock = _listening_socket()
+    sock.listen(64)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()

@@ -1,0 +1,94 @@
+"""Helpers the tests share: settings for the test upstreams, tokens, sessions, addresses."""
+
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from app.core.config import Settings
+from app.core.security import ISSUER
+
+SECRET = os.environ["JWT_SECRET"]
+REDIS_URL = os.environ["REDIS_URL"]
+SLOW_DELAY = 3.0
+TIMEOUT = 0.5
+MAX_BODY = 4096
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    echo: str
+    slow: str
+    dead: str
+    garbage: str
+    garbage_connections: list[int]
+    silent: str
+
+
+def settings_for(servers: Upstreams, /, **overrides) -> Settings:
+    """Gateway settings routing to the test upstreams (Redis and secret from the env)."""
+    values = {
+        "upstreams": {
+            "user-service": servers.echo,
+            "echo-service": servers.echo,
+            "slow-service": servers.slow,
+            "down-service": servers.dead,
+            "garbage-service": servers.garbage,
+            "database-service": servers.echo,  # configured, yet never public
+        },
+        "public_services": ["echo-service", "slow-service", "down-service", "garbage-service"],
+        "upstream_timeout": TIMEOUT,
+        "max_body_bytes": MAX_BODY,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def unique_peer() -> tuple[str, int]:
+    """A client address no other test (or test run) shares, so rate-limit counts are ours."""
+    return (f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(256)}", 40000)
+
+
+def make_token(
+    *,
+    sub: str | None = None,
+    sid: str | None = None,
+    username: str = "alice",
+    token_type: str = "access",  # noqa: S107 - a JWT type, not a password
+    secret: str = SECRET,
+    expires_in: int = 300,
+    issuer: str = ISSUER,
+    algorithm: str = "HS256",
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": sub or str(uuid.uuid4()),
+        "username": username,
+        "sid": sid or uuid.uuid4().hex,
+        "jti": uuid.uuid4().hex,
+        "type": token_type,
+        "iat": now,
+        "exp": now + expires_in,
+        "iss": issuer,
+    }
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: str
+    username: str
+    sid: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def header_values(echoed: dict, name: str) -> list[str]:
+    """Every value the echo upstream received for header `name`."""
+    return [value for key, value in echoed["headers"] if key.lower() == name.lower()]
