@@ -174,7 +174,14 @@ def parse(data: object) -> Catalog:
                 raise _problem(where, f"missing key {key!r}")
         if raw["tier"] not in tiers:
             raise _problem(where, f"tier {raw['tier']} is not one of {sorted(tiers)}")
-        port = int(raw["port"])
+        try:
+            port = int(raw["port"])
+            tier = int(raw["tier"])
+            tuning = {str(k): int(v) for k, v in raw.get("tuning", {}).items()}
+        except (TypeError, ValueError, AttributeError):
+            raise _problem(where, "port, tier and tuning values must be integers") from None
+        if not 1 <= port <= 65535:
+            raise _problem(where, f"port {port} is outside 1-65535")
         if port in ports:
             raise _problem(where, f"port {port} is already used by {ports[port]}")
         ports[port] = name
@@ -183,14 +190,14 @@ def parse(data: object) -> Catalog:
                 raise _problem(where, f"unknown infrastructure {infra!r}")
         services[name] = Service(
             name=name,
-            tier=int(raw["tier"]),
+            tier=tier,
             port=port,
             health=str(raw["health"]),
             public=bool(raw.get("public", False)),
             publish=bool(raw.get("publish", True)),
             depends_on=tuple(raw.get("depends_on", [])),
             infrastructure=tuple(raw.get("infrastructure", [])),
-            tuning={str(k): int(v) for k, v in raw.get("tuning", {}).items()},
+            tuning=tuning,
             budgets=_budgets(where, raw.get("budgets", {})),
             extra={k: v for k, v in raw.items() if k not in known},
         )
@@ -203,7 +210,26 @@ def parse(data: object) -> Catalog:
                     f"services.{service.name}",
                     f"depends on {dep} (tier {services[dep].tier}), a heavier tier than its own",
                 )
+    _reject_cycles(services)
     return Catalog(str(data["python"]), profiles, tiers, infrastructure, services)
+
+
+def _reject_cycles(services: dict[str, Service]) -> None:
+    """Compose refuses a dependency cycle; say where it is instead."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise _problem(f"services.{path[0]}", f"dependency cycle: {cycle}")
+        if name in done:
+            return
+        for dep in services[name].depends_on:
+            visit(dep, [*path, name])
+        done.add(name)
+
+    for name in services:
+        visit(name, [])
 
 
 @functools.cache

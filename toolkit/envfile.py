@@ -50,5 +50,6 @@ def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
         lines += [f"{key}={value}" for key, value in values.items()]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
+        path.chmod(0o600)  # also when the file existed with looser permissions
         path.write_text("\n".join(lines) + "\n")
     return path, added

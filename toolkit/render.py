@@ -35,13 +35,17 @@ INFRA_ENV = {
         "POSTGRES_DB": "platform",
     },
     "redis": {
-        "REDIS_URL": "redis://:${REDIS_PASSWORD:?REDIS_PASSWORD is not set}@redis:6379/0",
+        "REDIS_URL": (
+            "redis://:${REDIS_PASSWORD:?REDIS_PASSWORD is not set: run inv env}@redis:6379/0"
+        ),
     },
     "clickhouse": {
         "CLICKHOUSE_HOST": "clickhouse",
         "CLICKHOUSE_PORT": "9000",
         "CLICKHOUSE_USER": "platform",
-        "CLICKHOUSE_PASSWORD": "${CLICKHOUSE_PASSWORD:?CLICKHOUSE_PASSWORD is not set}",
+        "CLICKHOUSE_PASSWORD": (
+            "${CLICKHOUSE_PASSWORD:?CLICKHOUSE_PASSWORD is not set: run inv env}"
+        ),
         "CLICKHOUSE_DB": "platform",
     },
 }
@@ -126,6 +130,11 @@ def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:
         upstreams.update({s.name: f"http://{s.name}:{s.port}" for s in public})
         env["UPSTREAMS"] = json.dumps(upstreams, separators=(",", ":"))
         env["PUBLIC_SERVICES"] = json.dumps([s.name for s in public], separators=(",", ":"))
+    # Tuning beyond workers/threads (which the Dockerfile bakes in) reaches the service as
+    # upper-case variables, e.g. pool_max -> POOL_MAX.
+    env.update(
+        {k.upper(): str(v) for k, v in service.tuning.items() if k not in ("workers", "threads")}
+    )
     env.update({k: str(v) for k, v in service.extra.get("env", {}).items()})
     return env
 

@@ -1,0 +1,334 @@
+"""catalog.yaml and toolkit/catalog.py: loading, profiles, validation, dependencies."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit import catalog
+from toolkit.errors import ToolkitError
+
+CORE = ["api-gateway", "user-service", "database-service"]
+INFRA = ["postgres", "redis", "clickhouse"]
+
+
+def names(services) -> list[str]:
+    return [s.name for s in services]
+
+
+# ---- the committed catalog ---------------------------------------------------------------
+
+
+def test_real_catalog_loads():
+    cat = catalog.load()
+    assert cat.python == "3.11"
+    assert list(cat.profiles) == ["core", "data", "ai", "full"]
+    assert cat.profiles == {"core": 1, "data": 2, "ai": 4, "full": 5}
+    assert sorted(cat.tiers) == [1, 2, 3, 4, 5]
+    assert list(cat.infrastructure) == INFRA
+    assert cat.infrastructure["postgres"].port == 5432
+    assert list(cat.services) == CORE
+
+
+def test_real_catalog_service_fields():
+    cat = catalog.load()
+    gateway = cat.service("api-gateway")
+    assert (gateway.tier, gateway.port, gateway.health) == (1, 8000, "/health")
+    assert gateway.depends_on == ("user-service",)
+    assert gateway.infrastructure == ("redis",)
+    assert (gateway.workers, gateway.threads) == (2, 1)
+    assert gateway.extra["gateway"] is True
+    assert gateway.extra["secrets"] == ["jwt"]
+    assert gateway.budgets["image_mb"] == catalog.Budget(200, 150)
+    assert gateway.budgets["latency_p50_ms"].seed is None
+    assert gateway.directory == catalog.ROOT / "services" / "api-gateway"
+    database = cat.service("database-service")
+    assert database.publish is False
+    assert database.public is False
+    assert database.tuning["pool_max"] == 35
+    assert cat.service("user-service").publish is True
+
+
+def test_every_service_has_a_directory():
+    for service in catalog.load().services.values():
+        assert (service.directory / "pyproject.toml").is_file(), service.name
+
+
+def test_real_profiles_are_cumulative():
+    cat = catalog.load()
+    assert names(cat.profile("core")) == names(cat.tier(1)) == CORE
+    assert names(cat.profile("ai")) == names(s for s in cat.services.values() if s.tier <= 4)
+    assert names(cat.profile("full")) == list(cat.services)
+
+
+def test_profiles_are_cumulative_across_tiers(multi_tier):
+    cat = multi_tier
+    assert names(cat.profile("core")) == CORE
+    assert names(cat.profile("data")) == [*CORE, "ingest-service"]
+    assert names(cat.profile("ai")) == [
+        *CORE,
+        "ingest-service",
+        "embedding-service",
+        "agent-service",
+    ]
+    assert names(cat.profile("full")) == list(cat.services)
+    assert "training-service" in names(cat.profile("full"))
+    assert names(cat.tier(3)) == ["embedding-service"]
+    assert names(cat.tier(2)) == ["ingest-service"]
+
+
+def test_profiles_of_a_service(multi_tier):
+    cat = multi_tier
+    assert cat.profiles_of(cat.service("user-service")) == ["core", "data", "ai", "full"]
+    assert cat.profiles_of(cat.service("ingest-service")) == ["data", "ai", "full"]
+    assert cat.profiles_of(cat.service("embedding-service")) == ["ai", "full"]
+    assert cat.profiles_of(cat.service("agent-service")) == ["ai", "full"]
+    assert cat.profiles_of(cat.service("training-service")) == ["full"]
+
+
+def test_select_keeps_catalog_order_and_rejects_unknown():
+    cat = catalog.load()
+    assert names(cat.select(["database-service", "api-gateway"])) == [
+        "api-gateway",
+        "database-service",
+    ]
+    with pytest.raises(ToolkitError, match="unknown service 'ghost'"):
+        cat.select(["api-gateway", "ghost"])
+
+
+# ---- unknown names list the valid ones ----------------------------------------------------
+
+
+def test_unknown_profile_lists_profiles():
+    with pytest.raises(ToolkitError) as info:
+        catalog.load().profile("nope")
+    assert "unknown profile 'nope'" in str(info.value)
+    assert "core, data, ai, full" in str(info.value)
+    assert info.value.fix == "choose one of: core, data, ai, full"
+
+
+def test_unknown_service_lists_services():
+    with pytest.raises(ToolkitError) as info:
+        catalog.load().service("nope")
+    assert "unknown service 'nope'" in info.value.problem
+    assert "api-gateway, user-service, database-service" in str(info.value)
+
+
+def test_unknown_tier_lists_tiers():
+    with pytest.raises(ToolkitError) as info:
+        catalog.load().tier(9)
+    text = str(info.value)
+    assert "unknown tier 9" in text
+    for label in ("1 (core)", "2 (data)", "3 (ai-basic)", "4 (ai-advanced)", "5 (ml-heavy)"):
+        assert label in text
+
+
+def test_toolkit_error_text():
+    assert str(ToolkitError("broken", "fix it")) == "broken: fix it"
+    assert str(ToolkitError("broken")) == "broken"
+
+
+# ---- parse() names the place of each problem ---------------------------------------------
+
+
+def _drop_top_level_services(d):
+    del d["services"]
+
+
+def _drop_port(d):
+    del d["services"]["user-service"]["port"]
+
+
+def _duplicate_port(d):
+    d["services"]["user-service"]["port"] = 8000
+
+
+def _unknown_dependency(d):
+    d["services"]["api-gateway"]["depends_on"] = ["user-service", "ghost-service"]
+
+
+def _heavier_dependency(d):
+    d["services"]["user-service"]["tier"] = 3
+
+
+def _unknown_infrastructure(d):
+    d["services"]["database-service"]["infrastructure"] = ["postgres", "mongodb"]
+
+
+def _bad_name(d):
+    d["services"]["Bad_Name"] = {"tier": 1, "port": 8500, "health": "/health"}
+
+
+def _unknown_tier(d):
+    d["services"]["user-service"]["tier"] = 9
+
+
+def _profile_tier(d):
+    d["profiles"]["huge"] = 7
+
+
+def _infrastructure_without_port(d):
+    del d["infrastructure"]["redis"]["port"]
+
+
+def _bad_budget(d):
+    d["services"]["user-service"]["budgets"]["image_mb"] = {"seed": 1, "goal": 2}
+
+
+def _not_a_mapping(d):
+    d["services"]["user-service"] = ["tier", 1]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where", "what"),
+    [
+        (_drop_top_level_services, "top level", "missing key 'services'"),
+        (_drop_port, "services.user-service", "missing key 'port'"),
+        (_duplicate_port, "services.user-service", "port 8000 is already used by api-gateway"),
+        (_unknown_dependency, "services.api-gateway", "unknown service 'ghost-service'"),
+        (_heavier_dependency, "services.api-gateway", "heavier tier"),
+        (_unknown_infrastructure, "services.database-service", "unknown infrastructure 'mongodb'"),
+        (_bad_name, "services.Bad_Name", "lower-case letters, digits and dashes"),
+        (_unknown_tier, "services.user-service", "tier 9 is not one of [1, 2, 3, 4, 5]"),
+        (_profile_tier, "profiles.huge", "tier 7 is not in tiers"),
+        (_infrastructure_without_port, "infrastructure.redis", "needs image and port"),
+        (_bad_budget, "services.user-service.budgets.image_mb", "expected {seed"),
+        (_not_a_mapping, "services.user-service", "expected a mapping"),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_parse_rejects_and_names_the_place(catalog_data, mutate, where, what):
+    catalog.parse(catalog_data)  # valid before the change
+    mutate(catalog_data)
+    with pytest.raises(ToolkitError) as info:
+        catalog.parse(catalog_data)
+    assert info.value.problem.startswith(f"catalog.yaml: {where}: "), info.value.problem
+    assert what in info.value.problem
+    assert "catalog.yaml" in info.value.fix
+
+
+def test_parse_heavier_tier_names_the_dependency(catalog_data):
+    _heavier_dependency(catalog_data)
+    with pytest.raises(ToolkitError, match=r"depends on user-service \(tier 3\)"):
+        catalog.parse(catalog_data)
+
+
+def test_parse_accepts_dependency_on_same_or_lighter_tier(multi_tier):
+    # agent-service (tier 4) depends on embedding-service (3) and user-service (1)
+    assert multi_tier.service("agent-service").depends_on == ("embedding-service", "user-service")
+
+
+@pytest.mark.parametrize("data", [None, [], "services: {}"])
+def test_parse_rejects_non_mapping(data):
+    with pytest.raises(ToolkitError, match="top level: expected a mapping"):
+        catalog.parse(data)
+
+
+def test_parse_keeps_unknown_keys_as_extra(catalog_data):
+    cat = catalog.parse(catalog_data)
+    assert cat.service("user-service").extra == {
+        "secrets": ["jwt"],
+        "env": {"BCRYPT_ROUNDS": 12},
+        "test_env": {"BCRYPT_ROUNDS": 4},
+    }
+    assert "tier" not in cat.service("user-service").extra
+
+
+def test_load_reports_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ToolkitError, match="not found"):
+        catalog.load(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("services: [unclosed\n")
+    with pytest.raises(ToolkitError, match=r"broken\.yaml is not valid YAML"):
+        catalog.load(broken)
+
+
+# Bug: parse() accepts a dependency cycle between services of the same tier. Compose refuses
+# such a file ("dependency cycle detected") and needs() then lists a service as its own
+# dependency; the catalog should reject it, naming the place.
+def test_parse_rejects_a_dependency_cycle(catalog_data):
+    catalog_data["services"]["user-service"]["depends_on"] = ["database-service", "api-gateway"]
+    with pytest.raises(ToolkitError) as info:
+        catalog.parse(catalog_data)
+    assert "services." in info.value.problem
+    assert "cycle" in info.value.problem
+
+
+# Bug: a non-numeric port escapes as a bare ValueError (a traceback through the tasks'
+# `friendly` wrapper, which only catches ToolkitError) instead of a message naming the place.
+def test_parse_rejects_a_non_numeric_port_naming_the_place(catalog_data):
+    catalog_data["services"]["user-service"]["port"] = "eighty"
+    with pytest.raises(ToolkitError) as info:
+        catalog.parse(catalog_data)
+    assert "services.user-service" in info.value.problem
+
+
+# ---- needs() and infra_profiles() ---------------------------------------------------------
+
+
+def test_needs_is_transitive_with_infrastructure():
+    cat = catalog.load()
+    services, infra = cat.needs(cat.service("api-gateway"))
+    assert names(services) == ["user-service", "database-service"]
+    assert infra == ["postgres", "redis", "clickhouse"]
+
+
+def test_needs_of_leaf_and_middle_services():
+    cat = catalog.load()
+    assert cat.needs(cat.service("database-service")) == ([], INFRA)
+    services, infra = cat.needs(cat.service("user-service"))
+    assert names(services) == ["database-service"]
+    assert infra == INFRA
+
+
+def test_needs_collects_infrastructure_only_from_the_dependency_chain(catalog_data):
+    catalog_data["services"] = {
+        "front": {"tier": 1, "port": 9001, "health": "/h", "depends_on": ["middle"]},
+        "middle": {
+            "tier": 1,
+            "port": 9002,
+            "health": "/h",
+            "depends_on": ["back"],
+            "infrastructure": ["redis"],
+        },
+        "back": {"tier": 1, "port": 9003, "health": "/h", "infrastructure": ["postgres"]},
+        "unrelated": {"tier": 1, "port": 9004, "health": "/h", "infrastructure": ["clickhouse"]},
+    }
+    cat = catalog.parse(catalog_data)
+    services, infra = cat.needs(cat.service("front"))
+    assert names(services) == ["middle", "back"]
+    assert infra == ["postgres", "redis"]  # catalog order, no clickhouse
+    assert cat.needs(cat.service("unrelated")) == ([], ["clickhouse"])
+
+
+def test_needs_across_tiers(multi_tier):
+    services, infra = multi_tier.needs(multi_tier.service("agent-service"))
+    assert names(services) == [
+        "user-service",
+        "database-service",
+        "ingest-service",
+        "embedding-service",
+    ]
+    assert infra == INFRA
+
+
+def test_infra_profiles_real_catalog():
+    cat = catalog.load()
+    for infra in INFRA:
+        assert cat.infra_profiles(infra) == ["core", "data", "ai", "full"]
+
+
+def test_infra_profiles_follow_the_lightest_service_needing_them(catalog_data):
+    catalog_data["services"] = {
+        "light": {"tier": 1, "port": 9001, "health": "/h", "infrastructure": ["redis"]},
+        "middle": {"tier": 3, "port": 9002, "health": "/h", "infrastructure": ["clickhouse"]},
+        "heavy": {
+            "tier": 5,
+            "port": 9003,
+            "health": "/h",
+            "infrastructure": ["clickhouse", "redis"],
+        },
+    }
+    cat = catalog.parse(catalog_data)
+    assert cat.infra_profiles("redis") == ["core", "data", "ai", "full"]
+    assert cat.infra_profiles("clickhouse") == ["ai", "full"]
+    assert cat.infra_profiles("postgres") == []

@@ -1,0 +1,257 @@
+"""tasks.py: command errors are one line and exit 1, and they come before Docker is touched."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+
+import pytest
+from invoke import Collection, Context, Exit, Program
+
+from toolkit import catalog, engine, health, images, render, stack, wheels
+from toolkit.errors import ToolkitError
+
+ROOT = catalog.ROOT
+INV = ROOT / ".venv" / "bin" / "inv"
+CORE = ["api-gateway", "user-service", "database-service"]
+INFRA = ["postgres", "redis", "clickhouse"]
+
+
+def _load_tasks():
+    spec = importlib.util.spec_from_file_location("toolkit_tasks_under_test", ROOT / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tasks = _load_tasks()
+
+
+@pytest.fixture
+def no_docker(monkeypatch):
+    """Every way the tasks reach Docker fails the test loudly."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("Docker was touched")
+
+    for module, names in (
+        (stack, "compose build image_present port_conflicts up down logs containers"),
+        (engine, "client"),
+        (images, "ensure_all missing"),
+        (health, "wait_healthy probe_all"),
+        (wheels, "fill target_environment"),
+    ):
+        for name in names.split():
+            monkeypatch.setattr(module, name, forbidden)
+
+
+# Real `inv` processes (each takes seconds to import the toolkit, so they run side by side).
+CLI_RUNS = {
+    "up": ["up", "--profile", "nope"],
+    "logs": ["logs", "nope"],
+}
+
+
+@pytest.fixture(scope="module")
+def cli():
+    env = {
+        **os.environ,
+        "PATH": f"{INV.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # were Docker touched, it would fail differently from what these tests expect
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
+    running = {
+        key: subprocess.Popen(
+            [str(INV), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for key, args in CLI_RUNS.items()
+    }
+    results = {}
+    for key, process in running.items():
+        stdout, stderr = process.communicate(timeout=60)
+        results[key] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return results
+
+
+def inv(*args: str) -> int:
+    """Run `inv <args>` in this process (invoke's Program, as the `inv` script does); its
+    exit code."""
+    program = Program(namespace=Collection.from_module(tasks), name="inv", binary="inv")
+    try:
+        program.run(["inv", *args])
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+@pytest.fixture
+def uv_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", f"{INV.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+# ---- through the `inv` command line ----------------------------------------------------
+
+
+def test_cli_up_unknown_profile(cli):
+    result = cli["up"]
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "unknown profile 'nope'" in output
+    assert "core, data, ai, full" in output
+    assert "Traceback" not in output
+    assert "docker" not in output.lower()
+
+
+def test_cli_logs_unknown_service(cli):
+    result = cli["logs"]
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "unknown service 'nope'" in output
+    for name in [*CORE, *INFRA]:
+        assert name in output
+    assert "Traceback" not in output
+
+
+def test_inv_render_check_passes_on_the_committed_repo(uv_on_path, capsys):
+    code = inv("render", "--check")
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "generated files match" in out
+
+
+def test_inv_up_and_logs_unknown_names_exit_1(no_docker, capsys):
+    assert inv("up", "--profile", "nope") == 1
+    out, _ = capsys.readouterr()
+    assert "unknown profile 'nope'" in out and "core, data, ai, full" in out
+    assert inv("logs", "nope") == 1
+    _, err = capsys.readouterr()
+    assert "unknown service 'nope'" in err
+
+
+def test_inv_lists_the_tasks(capsys):
+    assert inv("--list") == 0
+    out = capsys.readouterr().out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    assert {"doctor", "images", "wheels", "render", "env", "build", "up", "down", "logs"} <= listed
+
+
+# ---- through invoke's programmatic API ----------------------------------------------------
+
+
+def test_up_unknown_profile_fails_before_docker(no_docker, capsys):
+    with pytest.raises(Exit) as info:
+        tasks.up(Context(), profile="nope")
+    assert info.value.code == 1
+    out = capsys.readouterr().out
+    assert "error: unknown profile 'nope'" in out
+    assert "fix: choose one of: core, data, ai, full" in out
+
+
+def test_build_unknown_service_fails_before_docker(no_docker, capsys):
+    with pytest.raises(Exit) as info:
+        tasks.build(Context(), services="user-service,nope")
+    assert info.value.code == 1
+    assert "unknown service 'nope'" in capsys.readouterr().out
+
+
+def test_wheels_unknown_tier_fails_before_docker(no_docker, capsys):
+    with pytest.raises(Exit) as info:
+        tasks.wheels_(Context(), tier="9")
+    assert info.value.code == 1
+    assert "unknown tier 9" in capsys.readouterr().out
+
+
+def test_down_unknown_profile_fails_before_docker(no_docker, capsys):
+    with pytest.raises(Exit) as info:
+        tasks.down(Context(), profile="nope")
+    assert info.value.code == 1
+    assert "unknown profile 'nope'" in capsys.readouterr().out
+
+
+def test_logs_unknown_service_fails_before_docker(no_docker):
+    with pytest.raises(Exit) as info:
+        tasks.logs(Context(), "nope")
+    assert info.value.code == 1
+    assert "unknown service 'nope'" in info.value.message
+    assert ", ".join([*CORE, *INFRA]) in info.value.message
+
+
+@pytest.mark.parametrize("name", ["redis", "user-service"])
+def test_logs_accepts_services_and_infrastructure(monkeypatch, capsys, name):
+    calls = []
+    monkeypatch.setattr(stack, "logs", lambda service, tail: calls.append((service, tail)) or "l\n")
+    tasks.logs(Context(), name, tail="5")
+    assert calls == [(name, 5)]
+    assert capsys.readouterr().out == "l\n"
+
+
+def test_up_core_starts_infrastructure_and_services(no_docker, monkeypatch):
+    calls = []
+    monkeypatch.setattr(stack, "image_present", lambda service: True)
+    monkeypatch.setattr(stack, "port_conflicts", lambda cat, selected: [])
+    monkeypatch.setattr(
+        stack, "up", lambda profile, selected: calls.append(("up", profile, selected))
+    )
+
+    def wait(cat, names, started, timeout):
+        calls.append(("wait", names, timeout))
+        return [health.ServiceState(n, "running", "healthy", 1.0, "") for n in names]
+
+    monkeypatch.setattr(health, "wait_healthy", wait)
+    tasks.up(Context(), profile="core", timeout="7")
+    (_, profile, selected), (_, names, timeout) = calls
+    assert profile == "core"
+    assert [s.name for s in selected] == CORE
+    assert names == [*INFRA, *CORE]
+    assert timeout == 7.0
+
+
+def test_up_stops_on_a_port_conflict_before_starting(no_docker, monkeypatch):
+    monkeypatch.setattr(stack, "image_present", lambda service: True)
+    monkeypatch.setattr(
+        stack, "port_conflicts", lambda cat, selected: ["port 8000 (api-gateway) is already taken"]
+    )
+    with pytest.raises(Exit) as info:
+        tasks.up(Context(), profile="core")
+    assert info.value.code == 1
+    assert "port 8000 (api-gateway) is already taken" in info.value.message
+
+
+def test_render_check_names_drifted_files(monkeypatch):
+    monkeypatch.setattr(render, "drifted", lambda cat: [render.COMPOSE_FILE])
+    monkeypatch.setattr(render, "write", lambda cat: pytest.fail("--check must not write"))
+    with pytest.raises(Exit) as info:
+        tasks.render_(Context(), check=True)
+    assert info.value.code == 1
+    assert "compose/compose.yaml" in info.value.message
+    assert "inv render" in info.value.message
+
+
+def test_friendly_turns_toolkit_error_into_exit_1(capsys):
+    @tasks.friendly
+    def failing():
+        raise ToolkitError("it broke", "do this")
+
+    with pytest.raises(Exit) as info:
+        failing()
+    assert info.value.code == 1
+    assert capsys.readouterr().out.splitlines() == ["error: it broke", "fix: do this"]
+
+
+def test_services_selection():
+    assert [s.name for s in tasks._services("1", "")] == CORE
+    assert [s.name for s in tasks._services(None, "database-service user-service")] == [
+        "user-service",
+        "database-service",
+    ]
+    assert [s.name for s in tasks._services(None, "", "core")] == CORE
+    with pytest.raises(ToolkitError):
+        tasks._services(None, "", "nope")
