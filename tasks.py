@@ -236,11 +236,14 @@ def up(c, profile="core", timeout=300, build_=False):
         s.name for s in selected
     ]
     started = time.perf_counter()
-    with step(f"start profile {profile} ({len(selected)} services)"):
-        stack.up(profile, selected)
+    starting = stack.Starting(profile, selected)
+    starting.start()
     try:
-        with step("wait until healthy") as note:
-            states = health.wait_healthy(cat, names, started, timeout=float(timeout))
+        with step(f"start profile {profile} and wait until healthy") as note:
+            states = health.wait_healthy(
+                cat, names, started, timeout=float(timeout), failed=lambda: starting.error
+            )
+            starting.join()
             note["note"] = f"all {len(names)} healthy"
     except health.NeverHealthy as exc:
         console.print(f"[red]{exc.problem}[/]; last log lines of {exc.service}:")

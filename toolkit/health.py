@@ -35,7 +35,12 @@ def _status(container) -> tuple[str, str]:
 
 
 def wait_healthy(
-    catalog: Catalog, names: list[str], started: float, timeout: float = 300, on_change=None
+    catalog: Catalog,
+    names: list[str],
+    started: float,
+    timeout: float = 300,
+    on_change=None,
+    failed=lambda: None,
 ) -> list[ServiceState]:
     """Poll until every named container is healthy; fail fast, naming the service, when one
     exits or turns unhealthy, or when the timeout passes."""
@@ -43,6 +48,8 @@ def wait_healthy(
     deadline = started + timeout
     last: dict[str, tuple[str, str]] = {}
     while True:
+        if (error := failed()) is not None:
+            raise error
         containers = _project_containers()
         for name in names:
             container = containers.get(name)

@@ -46,5 +46,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # Access lines duplicate what the request-id middleware logs; keep them at debug only.
+    # Access lines duplicate what the request-id middleware logs, and httpx logs every call
+    # between services at info: keep both to warnings.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
