@@ -1,0 +1,90 @@
+"""Dependencies shared by the routes, declared as Annotated types."""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.backends import Backends
+from app.core.config import Settings
+from app.core.security import TokenError, decode_token
+from app.core.sessions import Session, SessionStore
+from servicekit.http import ServiceClient
+
+# auto_error=False: a missing header must give our 401 with WWW-Authenticate, not a bare 403.
+_bearer = HTTPBearer(auto_error=False, description="access token from /auth/login")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_backends(request: Request) -> Backends:
+    return request.app.state.backends
+
+
+def get_db(backends: Annotated[Backends, Depends(get_backends)]) -> ServiceClient:
+    return backends.db
+
+
+def get_sessions(backends: Annotated[Backends, Depends(get_backends)]) -> SessionStore:
+    return backends.sessions
+
+
+def get_client_address(request: Request) -> str:
+    """The caller's address: the last X-Forwarded-For entry, else the peer.
+
+    The gateway appends the address it saw to whatever the client sent, so only the last entry
+    is trustworthy; earlier ones are the client's own claims and would let it dodge the limit.
+    """
+    forwarded = request.headers.get("x-forwarded-for", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    if last:
+        return last[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 that tells a Bearer client what went wrong (RFC 6750)."""
+    challenge = f'Bearer error="invalid_token", error_description="{detail}"'
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendsDep = Annotated[Backends, Depends(get_backends)]
+DatabaseDep = Annotated[ServiceClient, Depends(get_db)]
+SessionStoreDep = Annotated[SessionStore, Depends(get_sessions)]
+ClientAddress = Annotated[str, Depends(get_client_address)]
+
+
+async def get_current_session(
+    settings: SettingsDep,
+    sessions: SessionStoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Session:
+    """The session of a valid access token whose session still exists; 401 otherwise."""
+    if credentials is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="not authenticated: send Authorization: Bearer <access token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        claims = decode_token(
+            credentials.credentials, secret=settings.jwt_secret, expected_type="access"
+        )
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from None
+    session = await sessions.get(claims.session_id)
+    if session is None:
+        raise unauthorized("session revoked")
+    if session.user_id != claims.user_id:
+        raise unauthorized("invalid token")
+    return session
+
+
+CurrentSession = Annotated[Session, Depends(get_current_session)]

@@ -1,0 +1,63 @@
+"""Settings of user-service, read from the environment (see services/README.md)."""
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+
+from servicekit.settings import ServiceSettings
+
+# HS256 keys shorter than the hash output (32 bytes) weaken the signature (RFC 7518, 3.2).
+MIN_JWT_SECRET_LENGTH = 32
+# Below this cost a stolen hash table falls quickly; only tests go lower, for speed.
+MIN_PRODUCTION_BCRYPT_ROUNDS = 10
+
+
+class Settings(ServiceSettings):
+    """Backends, token lifetimes, password hashing cost and login rate limits."""
+
+    service_name: str = "user-service"
+    port: int = 8008
+
+    database_service_url: str = "http://database-service:8003"
+    # Seconds one call to database-service may take (per attempt; ServiceClient retries).
+    database_timeout: float = Field(default=5.0, gt=0)
+    redis_url: str = "redis://redis:6379/0"
+    # Seconds one Redis command (or connect) may take before the request answers 503.
+    redis_timeout: float = Field(default=2.0, gt=0)
+
+    jwt_secret: str = ""
+    access_token_ttl: int = Field(default=900, ge=1)
+    refresh_token_ttl: int = Field(default=604_800, ge=1)
+    # Seconds /auth/me serves the cached profile before asking database-service again.
+    profile_cache_ttl: int = Field(default=60, ge=0)
+
+    # bcrypt accepts 4..31; each step doubles the work, 12 is ~0.25 s on a modern core.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_attempts_per_client: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    def secret_fields(self) -> tuple[str, ...]:
+        return (*super().secret_fields(), "jwt_secret")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> "Settings":
+        if self.refresh_token_ttl < self.access_token_ttl:
+            raise ValueError("REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL")
+        if self.environment == "production":
+            if len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+                raise ValueError(
+                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters in production"
+                )
+            if self.bcrypt_rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+                raise ValueError(
+                    f"BCRYPT_ROUNDS must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} in production"
+                )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

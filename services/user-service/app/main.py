@@ -1,0 +1,81 @@
+"""The user-service application: accounts, logins and sessions."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.api.routes import auth
+from app.core.backends import Backends
+from app.core.config import Settings, get_settings
+from app.core.security import dummy_hash
+from app.crud import DatabaseServiceError
+from servicekit.app import create_app
+
+log = logging.getLogger("user-service")
+
+# Both are critical: without Redis no session can be created or checked, and without
+# database-service no one can register or log in. Reporting "down" (503) for either makes
+# Docker mark the container unhealthy, which is the truth: the gateway would only get errors.
+CRITICAL = {"redis", "database-service"}
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database-service unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "user store unavailable, try again later"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("redis unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "session store unavailable, try again later"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """Assemble the service around `settings` (tests build theirs with other values)."""
+    backends = Backends(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backends.open()
+        app.state.settings = settings
+        app.state.backends = backends
+        # Made once now, not during the first login of an unknown user.
+        await asyncio.to_thread(dummy_hash, settings.bcrypt_rounds)
+        try:
+            await backends.redis.ping()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Not fatal: /health reports it and requests answer 503 until Redis is back.
+            log.warning("redis not reachable at start-up: %s", exc)
+        try:
+            yield
+        finally:
+            await backends.close()
+
+    app = create_app(
+        settings,
+        routers=[auth.router],
+        health_checks={"redis": backends.check_redis, "database-service": backends.check_database},
+        critical=CRITICAL,
+        lifespan=lifespan,
+        title="user-service",
+    )
+    app.add_exception_handler(DatabaseServiceError, _database_unavailable)
+    app.add_exception_handler(RedisConnectionError, _redis_unavailable)
+    app.add_exception_handler(RedisTimeoutError, _redis_unavailable)
+    return app
+
+
+app = build_app(get_settings())

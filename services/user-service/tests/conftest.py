@@ -1,0 +1,109 @@
+"""Fixtures: the app against the real database-service and Redis named by the environment.
+
+Storage is shared and never emptied, so every test makes its own users (random names) and
+sends its login attempts from its own client address (X-Forwarded-For), which keeps the rate
+limits of one test from touching another.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+REQUIRED_ENV = ("DATABASE_SERVICE_URL", "REDIS_URL", "JWT_SECRET", "INTERNAL_TOKEN")
+_missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+if _missing:
+    raise pytest.UsageError(
+        f"set {', '.join(_missing)} (and ENVIRONMENT=test, BCRYPT_ROUNDS=4) to run these tests"
+    )
+
+from app.core.config import Settings  # noqa: E402 - needs the environment checked above
+from app.main import app as main_app  # noqa: E402
+from app.main import build_app  # noqa: E402
+from tests.utils import new_credentials, unique_address  # noqa: E402
+
+UserFactory = Callable[..., dict]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return main_app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client whose lifespan runs, posing as its own client address."""
+    with TestClient(app, headers={"X-Forwarded-For": unique_address()}) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """Start an app built with other settings; stopped at the end of the test."""
+    started: list[TestClient] = []
+
+    def make(**overrides) -> TestClient:
+        test_client = TestClient(
+            build_app(Settings(**overrides)), headers={"X-Forwarded-For": unique_address()}
+        )
+        test_client.__enter__()
+        started.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in started:
+        test_client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[httpx.Client]:
+    """database-service itself, for what user-service does not expose (deactivating a user)."""
+    with httpx.Client(
+        base_url=settings.database_service_url,
+        headers={"X-Internal-Token": settings.internal_token},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> UserFactory:
+    """Register a fresh user; returns its credentials plus the stored public fields."""
+
+    def make(**overrides) -> dict:
+        credentials = {**new_credentials(), **overrides}
+        response = client.post("/auth/register", json=credentials)
+        assert response.status_code == 201, response.text
+        return {**response.json(), "password": credentials["password"]}
+
+    return make
+
+
+@pytest.fixture
+def login(client: TestClient) -> Callable[[dict], dict]:
+    """Log a user in; returns the token pair."""
+
+    def do_login(user: dict) -> dict:
+        response = client.post(
+            "/auth/login", json={"username": user["username"], "password": user["password"]}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return do_login

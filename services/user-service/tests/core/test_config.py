@@ -1,0 +1,38 @@
+"""Settings refuse what must not reach production."""
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings
+
+GOOD = {
+    "environment": "production",
+    "jwt_secret": "s" * 32,
+    "internal_token": "a-real-internal-token",
+    "bcrypt_rounds": 12,
+}
+
+
+def test_production_accepts_good_values() -> None:
+    assert Settings(**GOOD).jwt_secret == "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"jwt_secret": ""}, "JWT_SECRET is empty or insecure"),
+        ({"jwt_secret": "changeme"}, "JWT_SECRET is empty or insecure"),
+        ({"jwt_secret": "s" * 31}, "at least 32 characters"),
+        ({"internal_token": ""}, "INTERNAL_TOKEN is empty or insecure"),
+        ({"bcrypt_rounds": 4}, "BCRYPT_ROUNDS must be at least 10"),
+        ({"bcrypt_rounds": 3}, "greater than or equal to 4"),
+        ({"access_token_ttl": 900, "refresh_token_ttl": 60}, "must not be shorter"),
+    ],
+)
+def test_production_refuses(override: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**{**GOOD, **override})
+
+
+def test_tests_may_use_a_cheap_cost() -> None:
+    assert Settings(**{**GOOD, "environment": "test", "bcrypt_rounds": 4}).bcrypt_rounds == 4
