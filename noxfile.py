@@ -12,7 +12,7 @@ import logging
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import testing
+from toolkit import envfile, testing
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "toolkit", "tests"]
@@ -38,7 +38,7 @@ def lint(session: nox.Session) -> None:
             "docker",
             "compose",
             "--env-file",
-            "compose/.env",
+            str(envfile.ENV_FILE),
             "-f",
             "compose/compose.yaml",
             *extra,

@@ -148,12 +148,9 @@ render_.__name__ = "render"
 @task
 @friendly
 def env(c):
-    """Create compose/.env with random development secrets (existing values are kept)."""
+    """Create the env file with random development secrets (existing values are kept)."""
     path, added = envfile.ensure()
-    console.print(
-        f"{path.relative_to(catalog_mod.ROOT)}: "
-        + (f"added {', '.join(added)}" if added else "complete")
-    )
+    console.print(f"{path}: " + (f"added {', '.join(added)}" if added else "complete"))
 
 
 def _prepare(selected) -> None:

@@ -1,4 +1,4 @@
-"""toolkit/envfile.py: compose/.env with random development secrets, made once."""
+"""toolkit/envfile.py: the env file with random development secrets, made once."""
 
 from __future__ import annotations
 

@@ -201,13 +201,16 @@ def test_up_core_starts_infrastructure_and_services(no_docker, monkeypatch):
         stack, "up", lambda profile, selected: calls.append(("up", profile, selected))
     )
 
-    def wait(cat, names, started, timeout):
+    def wait(cat, names, started, timeout, failed):
         calls.append(("wait", names, timeout))
+        assert failed() is None
         return [health.ServiceState(n, "running", "healthy", 1.0, "") for n in names]
 
     monkeypatch.setattr(health, "wait_healthy", wait)
     tasks.up(Context(), profile="core", timeout="7")
-    (_, profile, selected), (_, names, timeout) = calls
+    # compose starts in the background while health is polled, so either may log first.
+    by_kind = {call[0]: call for call in calls}
+    (_, profile, selected), (_, names, timeout) = by_kind["up"], by_kind["wait"]
     assert profile == "core"
     assert [s.name for s in selected] == CORE
     assert names == [*INFRA, *CORE]

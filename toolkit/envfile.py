@@ -1,14 +1,22 @@
-"""compose/.env: random development secrets, made once on this machine and never committed."""
+"""The stack's env file: random development secrets, made once per machine, never committed.
+
+It lives outside the checkout (~/.config/tiered/compose.env, or $TIERED_ENV_FILE) because the
+secrets belong to the engine's data volumes, not to a clone: PostgreSQL keeps the password it
+was initialised with, so a fresh clone that made new secrets could no longer log in to the
+volume an earlier clone created.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 from toolkit import engine
-from toolkit.catalog import ROOT
 
-ENV_FILE = ROOT / "compose" / ".env"
+ENV_FILE = Path(
+    os.environ.get("TIERED_ENV_FILE") or Path.home() / ".config" / "tiered" / "compose.env"
+)
 SECRET_KEYS = (
     "POSTGRES_PASSWORD",
     "REDIS_PASSWORD",

@@ -28,7 +28,7 @@ class ServiceSettings(BaseSettings):
                 if str(getattr(self, name)).strip().lower() in INSECURE_SECRETS:
                     raise ValueError(
                         f"{name.upper()} is empty or insecure; set it in the environment "
-                        "(the toolkit generates compose/.env with random values: `inv env`)"
+                        "(the toolkit generates its env file with random values: `inv env`)"
                     )
         return self
 
