@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
+import sys
+from pathlib import Path
 
 import nox
 
@@ -15,6 +18,9 @@ from toolkit import catalog as catalog_mod
 from toolkit import envfile, testing
 
 nox.options.default_venv_backend = "none"
+# Sessions run the tools of the environment nox itself runs in (.venv), whatever PATH says:
+# a globally installed `inv` or `pytest` must never stand in for the locked ones.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 nox.options.sessions = ["lint", "toolkit", "tests"]
 nox.options.error_on_external_run = True
 
