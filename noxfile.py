@@ -15,7 +15,8 @@ from pathlib import Path
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import envfile, testing
+from toolkit import stack, testing
+from toolkit.render import COMPOSE_TEST_FILE
 
 nox.options.default_venv_backend = "none"
 # Sessions run the tools of the environment nox itself runs in (.venv), whatever PATH says:
@@ -38,24 +39,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("inv", "render", "--check")
-    session.run("inv", "env")
-    for extra in ([], ["-f", "compose/compose.test.yaml"]):
-        session.run(
-            "docker",
-            "compose",
-            "--env-file",
-            str(envfile.ENV_FILE),
-            "-f",
-            "compose/compose.yaml",
-            *extra,
-            "--profile",
-            "full",
-            "--profile",
-            "test",
-            "config",
-            "--quiet",
-            external=True,
-        )
+    for extra in ((), (COMPOSE_TEST_FILE,)):
+        session.run(*stack.compose_argv(*extra), "config", "--quiet", external=True)
     dockerfiles = sorted(glob.glob("services/*/Dockerfile") + glob.glob("images/*/Dockerfile"))
     session.run("hadolint", "--config", ".hadolint.yaml", *dockerfiles)
 

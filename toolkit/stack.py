@@ -31,6 +31,18 @@ def compose(profiles: list[str] | None = None, tests: bool = False) -> DockerCli
     )
 
 
+def compose_argv(*extra_files: Path, profiles: tuple[str, ...] = ("full", "test")) -> list[str]:
+    """`docker compose ...` for this project, for callers that need the CLI itself (streamed
+    test output, build overrides); everything else goes through `compose()`."""
+    path, _ = envfile.ensure()
+    argv = ["docker", "compose", "--project-name", PROJECT, "--env-file", str(path)]
+    for file in (COMPOSE_FILE, *extra_files):
+        argv += ["-f", str(file)]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    return argv
+
+
 def _explain(exc: DockerException, doing: str) -> ToolkitError:
     output = (exc.stderr or exc.stdout or "").strip().splitlines()
     tail = "\n".join(output[-15:])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from toolkit import envfile, images, stack
+from toolkit import images, stack
 from toolkit.catalog import Catalog, Service
 from toolkit.console import console, step
-from toolkit.render import COMPOSE_FILE, COMPOSE_TEST_FILE, PROJECT
+from toolkit.render import COMPOSE_TEST_FILE, PROJECT
 
 
 def prepare(catalog: Catalog, service: Service) -> None:
@@ -28,20 +28,8 @@ def run(catalog: Catalog, service: Service, pytest_args: list[str]) -> int:
     """Run the suite in `<service>-tests`; returns pytest's exit code (5 = nothing collected,
     which callers treat as a failure like any other)."""
     prepare(catalog, service)
-    env_path, _ = envfile.ensure()
     command = [
-        "docker",
-        "compose",
-        "--project-name",
-        PROJECT,
-        "--env-file",
-        str(env_path),
-        "-f",
-        str(COMPOSE_FILE),
-        "-f",
-        str(COMPOSE_TEST_FILE),
-        "--profile",
-        "test",
+        *stack.compose_argv(COMPOSE_TEST_FILE, profiles=("test",)),
         "run",
         "--rm",
         "--quiet-pull",

@@ -5,8 +5,7 @@ import subprocess
 import pytest
 import yaml
 
-from toolkit import catalog, envfile
-from toolkit.render import COMPOSE_FILE, PROJECT
+from toolkit import catalog, stack
 
 pytestmark = pytest.mark.docker
 TIER_1 = [s.name for s in catalog.load().tier(1)]
@@ -16,27 +15,8 @@ TIER_1 = [s.name for s in catalog.load().tier(1)]
 def test_offline_build_uses_no_network(service: str, tmp_path) -> None:
     override = tmp_path / "offline.yaml"
     override.write_text(yaml.safe_dump({"services": {service: {"build": {"network": "none"}}}}))
-    env_path, _ = envfile.ensure()
     result = subprocess.run(
-        [
-            "docker",
-            "compose",
-            "--project-name",
-            PROJECT,
-            "--env-file",
-            str(env_path),
-            "-f",
-            str(COMPOSE_FILE),
-            "-f",
-            str(override),
-            "--profile",
-            "full",
-            "build",
-            "--no-cache",
-            "--progress",
-            "plain",
-            service,
-        ],
+        [*stack.compose_argv(override), "build", "--no-cache", "--progress", "plain", service],
         capture_output=True,
         text=True,
         check=False,
