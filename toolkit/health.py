@@ -63,8 +63,11 @@ def wait_healthy(
             last[name] = status
             if status[1] == "healthy" or (status == ("running", "none")):
                 healthy_at.setdefault(name, time.perf_counter() - started)
-            elif status[0] in ("exited", "dead") or status[1] == "unhealthy":
-                raise NeverHealthy(name, f"is {status[1] if status[1] != 'none' else status[0]}")
+            elif status[0] in ("exited", "dead"):
+                code = container.attrs["State"].get("ExitCode")
+                raise NeverHealthy(name, f"exited with code {code} before becoming healthy")
+            elif status[1] == "unhealthy":
+                raise NeverHealthy(name, "is unhealthy")
         if len(healthy_at) == len(names):
             break
         if time.perf_counter() > deadline:
