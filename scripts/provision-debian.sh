@@ -17,6 +17,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if ! docker info >/dev/null 2>&1; then
+    # A dockerd that is still shutting down holds its pid file: let it finish (it stops its
+    # containers first); one that stays unresponsive is killed; a stale pid file is removed.
+    for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+    if pgrep -x dockerd >/dev/null; then
+        log "dockerd is running but not answering: restarting it"
+        pkill -9 -x dockerd || true
+        sleep 1
+    fi
+    rm -f /var/run/docker.pid
     log "starting dockerd (log: /var/log/dockerd.log)"
     nohup dockerd >/var/log/dockerd.log 2>&1 &
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
