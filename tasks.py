@@ -238,7 +238,12 @@ def up(c, profile="core", timeout=300, build_=False):
     try:
         with step(f"start profile {profile} and wait until healthy") as note:
             states = health.wait_healthy(
-                cat, names, started, timeout=float(timeout), failed=lambda: starting.error
+                cat,
+                names,
+                started,
+                timeout=float(timeout),
+                failed=lambda: starting.error,
+                settled=lambda: not starting.is_alive(),
             )
             starting.join()
             note["note"] = f"all {len(names)} healthy"

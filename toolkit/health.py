@@ -41,41 +41,53 @@ def wait_healthy(
     timeout: float = 300,
     on_change=None,
     failed=lambda: None,
+    settled=lambda: True,
 ) -> list[ServiceState]:
     """Poll until every named container is healthy; fail fast, naming the service, when one
-    exits or turns unhealthy, or when the timeout passes."""
-    healthy_at: dict[str, float] = {}
+    exits or turns unhealthy, or when the timeout passes.
+
+    While compose is still at work (`settled()` is false) a stopped container may be one that
+    compose is about to start or replace, so it is not yet a failure; and a container that
+    compose replaces loses the healthy time its predecessor had.
+    """
+    healthy_at: dict[str, tuple[float, str]] = {}
     deadline = started + timeout
     last: dict[str, tuple[str, str]] = {}
     while True:
         if (error := failed()) is not None:
             raise error
+        compose_done = settled()
         containers = _project_containers()
         for name in names:
             container = containers.get(name)
             if container is None:
                 last[name] = ("missing", "none")
+                healthy_at.pop(name, None)
                 continue
             container.reload()
             status = _status(container)
             if status != last.get(name) and on_change:
                 on_change(name, *status)
             last[name] = status
+            if name in healthy_at and healthy_at[name][1] != container.id:
+                del healthy_at[name]
             if status[1] == "healthy" or (status == ("running", "none")):
-                healthy_at.setdefault(name, time.perf_counter() - started)
-            elif status[0] in ("exited", "dead"):
+                healthy_at.setdefault(name, (time.perf_counter() - started, container.id))
+            elif not compose_done:
+                continue
+            elif status[0] in ("exited", "dead", "created"):
                 code = container.attrs["State"].get("ExitCode")
                 raise NeverHealthy(name, f"exited with code {code} before becoming healthy")
             elif status[1] == "unhealthy":
                 raise NeverHealthy(name, "is unhealthy")
-        if len(healthy_at) == len(names):
+        if compose_done and len(healthy_at) == len(names):
             break
         if time.perf_counter() > deadline:
             waiting = [n for n in names if n not in healthy_at]
             raise NeverHealthy(waiting[0], f"not healthy after {timeout:.0f}s", waiting)
         time.sleep(0.25)
     return [
-        ServiceState(n, last[n][0], last[n][1], healthy_at.get(n), _url(catalog, n)) for n in names
+        ServiceState(n, last[n][0], last[n][1], healthy_at[n][0], _url(catalog, n)) for n in names
     ]
 
 
