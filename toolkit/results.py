@@ -24,6 +24,7 @@ import statistics
 from pathlib import Path
 
 from toolkit.catalog import ROOT
+from toolkit.errors import ToolkitError
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 SCHEMA = 1
@@ -44,7 +45,7 @@ def summary(samples: list[float]) -> dict:
 
 def machine_facts() -> dict:
     """What a figure depends on: CPUs, memory, engine and compose versions, kernel."""
-    from toolkit import engine  # noqa: PLC0415 - keeps this module importable without docker
+    from toolkit import engine  # here, so reading results never needs the engine client
 
     facts = {
         "cpus": os.cpu_count(),
@@ -88,12 +89,8 @@ def load(path: Path) -> dict:
     try:
         run = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        from toolkit.errors import ToolkitError  # noqa: PLC0415
-
         raise ToolkitError(f"{path} not found", "give a file from benchmarks/results/") from None
     if run.get("schema") != SCHEMA:
-        from toolkit.errors import ToolkitError  # noqa: PLC0415
-
         raise ToolkitError(
             f"{path} has schema {run.get('schema')}, expected {SCHEMA}",
             "compare runs made by the same toolkit version",
