@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import stack, testing
+from toolkit import fingerprint, stack, testing
 from toolkit.render import COMPOSE_TEST_FILE
 
 nox.options.default_venv_backend = "none"
@@ -62,10 +62,19 @@ def offline_build(session: nox.Session) -> None:
 @nox.session(tags=["ci"])
 @nox.parametrize("service", [nox.param(name, id=name) for name in SERVICES])
 def tests(session: nox.Session, service: str) -> None:
-    """A service's test suite, inside its test image, with what it needs from compose."""
-    code = testing.run(CATALOG, CATALOG.service(service), list(session.posargs) or ["-q"])
+    """A service's test suite in its test image; skipped when nothing changed since its last
+    green run (`-- --force` or TIERED_FORCE=1 runs it anyway; other arguments go to pytest)."""
+    force, args = fingerprint.split_force(session.posargs)
+    pytest_args = args or ["-q"]
+    target = CATALOG.service(service)
+    decision = fingerprint.decide(CATALOG, target, "tests", force=force, extra=pytest_args)
+    if decision.skip:
+        session.skip(f"{service}: {decision.reason}")
+    session.log(f"{service}: running: {decision.reason}")
+    code = testing.run(CATALOG, target, pytest_args)
     if code != 0:
         session.error(f"{service}: tests failed (pytest exit {code})")
+    fingerprint.record(CATALOG, target, "tests", decision)
 
 
 @nox.session(tags=["ci"])

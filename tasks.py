@@ -9,7 +9,7 @@ import time
 from invoke import Exit, task
 
 from toolkit import catalog as catalog_mod
-from toolkit import engine, envfile, health, images, render, stack, wheels
+from toolkit import devloop, engine, envfile, fingerprint, health, images, render, stack, wheels
 from toolkit.console import console, mb, step, table
 from toolkit.errors import ToolkitError
 
@@ -173,30 +173,50 @@ def _prepare(selected) -> None:
     help={
         "services": "service names (default: the profile's)",
         "profile": "core, data, ai or full",
-        "target": "production (default), application or test",
-        "no_cache": "ignore the layer cache",
+        "target": "production (default), application (the dev image) or test",
+        "no_cache": "ignore the layer cache (implies --force)",
+        "force": "build even when nothing changed since the last build",
     }
 )
 @friendly
-def build(c, services="", profile="full", target="production", no_cache=False):
-    """Build service images through compose, with per-service timings."""
+def build(c, services="", profile="full", target="production", no_cache=False, force=False):
+    """Build service images through compose, skipping unchanged ones, with timings.
+
+    A service is skipped when its fingerprint (sources, lock slice, wheels, base images,
+    Dockerfile) matches its last build and the image that build made is still there."""
+    cat = _catalog()
     selected = _services(None, services, profile)
-    _prepare(selected)
-    timings = {}
-    for service in selected:
-        with step(f"build {service.name} ({target})") as note:
-            timings.update(stack.build([service], target=target, cache=not no_cache))
-            note["note"] = f"{timings[service.name]:.1f}s"
+    purpose = fingerprint.build_purpose(target)
+    if target == "application":
+        timings = devloop.build(cat, selected, force=force, cache=not no_cache)
+    else:
+        timings = {s.name: None for s in selected}
+        decisions = {}
+        for service in selected:
+            decision = fingerprint.decide(cat, service, purpose, force=force or no_cache)
+            if decision.skip:
+                console.print(f"[dim]skip[/] {service.name}: {decision.reason}")
+            else:
+                decisions[service.name] = decision
+        todo = [s for s in selected if s.name in decisions]
+        if todo:
+            _prepare(todo)
+        for service in todo:
+            with step(f"build {service.name} ({target}; {decisions[service.name].reason})") as note:
+                timings.update(stack.build([service], target=target, cache=not no_cache))
+                note["note"] = f"{timings[service.name]:.1f}s"
+            fingerprint.record(cat, service, purpose, decisions[service.name])
     client = stack.compose()
     rows = []
     for service in selected:
-        tag = f"{render.PROJECT}/{service.name}:{'test' if target == 'test' else 'latest'}"
+        tag = fingerprint.image_tag(service, purpose)
         size = client.image.inspect(tag).size if client.image.exists(tag) else 0
         budget = service.budgets.get("image_mb")
+        seconds = timings[service.name]
         rows.append(
             (
                 service.name,
-                f"{timings[service.name]:.1f}",
+                "skipped (unchanged)" if seconds is None else f"{seconds:.1f}",
                 mb(size),
                 f"{budget.target:.0f} MB" if budget and budget.target else "",
             )
@@ -209,12 +229,17 @@ def build(c, services="", profile="full", target="production", no_cache=False):
         "profile": "core, data, ai or full (cumulative tiers)",
         "timeout": "seconds to wait for health",
         "build_": "rebuild images first",
+        "dev": "the profile's services in dev mode (source mounted, reload on save)",
     }
 )
 @friendly
-def up(c, profile="core", timeout=300, build_=False):
+def up(c, profile="core", timeout=300, build_=False, dev=False):
     """Start a profile, building what is missing, and wait until every service is healthy."""
     cat = _catalog()
+    if dev:
+        states = devloop.start(cat, profile, timeout=float(timeout), force_build=build_)
+        devloop.print_states(states)
+        return
     selected = cat.profile(profile)
     missing = [s for s in selected if build_ or not stack.image_present(s)]
     if missing:
@@ -345,3 +370,31 @@ def down(c, profile="core", all_=False, volumes=False):
     ]
     stack.down(profile, [*selected, *infra], volumes)
     console.print(f"stopped profile {profile}: {', '.join([*selected, *infra])}")
+
+
+@task(
+    help={
+        "services": "services and/or profiles, comma or space separated (e.g. api-gateway)",
+        "timeout": "seconds to wait for health",
+        "build_": "rebuild the dev images even when nothing changed",
+        "measure": "then measure save-to-reload over N rounds (a copy of the source is edited)",
+    }
+)
+@friendly
+def dev(c, services, timeout=300, build_=False, measure=0):
+    """Dev mode: services run their source with reload (a saved file needs no rebuild).
+
+    Their dependencies run from production images; `inv up --profile P` ends dev mode."""
+    cat = _catalog()
+    devloop.print_states(devloop.start(cat, services, timeout=float(timeout), force_build=build_))
+    console.print(
+        "save a file under services/<name>/app or libs/servicekit and the service reloads; "
+        "`inv up --profile core` goes back to production"
+    )
+    for service in devloop.resolve(cat, services) if int(measure) else []:
+        summary = devloop.measure_reload(cat, service, int(measure))
+        console.print(
+            f"{service.name}: save-to-reload median {summary['median'] * 1000:.0f} ms "
+            f"(min {summary['min'] * 1000:.0f}, max {summary['max'] * 1000:.0f}) "
+            f"over {measure} rounds"
+        )

@@ -7,6 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import docker.errors
+
 from toolkit import engine
 from toolkit.catalog import Catalog
 from toolkit.errors import ToolkitError
@@ -23,10 +25,12 @@ class ServiceState:
 
 
 def _project_containers() -> dict[str, object]:
+    # sparse: no inspect per container here, so one removed meanwhile (a finished
+    # `compose run --rm`) cannot fail the listing; callers reload what they look at.
     found = engine.client().containers.list(
-        all=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
+        all=True, sparse=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
     )
-    return {c.labels.get("com.docker.compose.service"): c for c in found}
+    return {(c.attrs.get("Labels") or {}).get("com.docker.compose.service"): c for c in found}
 
 
 def _status(container) -> tuple[str, str]:
@@ -64,7 +68,10 @@ def wait_healthy(
                 last[name] = ("missing", "none")
                 healthy_at.pop(name, None)
                 continue
-            container.reload()
+            try:
+                container.reload()
+            except docker.errors.NotFound:  # replaced by compose between listing and now
+                continue
             status = _status(container)
             if status != last.get(name) and on_change:
                 on_change(name, *status)

@@ -5,6 +5,7 @@ string to report "degraded" with that reason, or raises to report "down".
 """
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
@@ -54,6 +55,14 @@ def overall(results: Mapping[str, CheckResult], critical: set[str]) -> Status:
     return "ok"
 
 
+def code_version() -> str | None:
+    """The running code's marker: `__code_version__` of the service's `app` package when it
+    sets one (dev mode's reload benchmark writes it into a copy of the source to see when the
+    new code answers), else None and /health/live answers as it always did."""
+    value = getattr(sys.modules.get("app"), "__code_version__", None)
+    return None if value is None else str(value)
+
+
 def health_router(
     service: str,
     checks: Mapping[str, Check],
@@ -78,6 +87,9 @@ def health_router(
 
     @router.get("/health/live")
     async def live() -> dict[str, str]:
-        return {"service": service, "status": "alive"}
+        answer = {"service": service, "status": "alive"}
+        if (code := code_version()) is not None:
+            answer["code"] = code
+        return answer
 
     return router

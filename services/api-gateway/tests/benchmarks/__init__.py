@@ -1,0 +1,1 @@
+"""In-process benchmarks of this service's hot paths (pytest-benchmark)."""

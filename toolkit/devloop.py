@@ -1,0 +1,483 @@
+"""The inner loop: dev mode, where a saved source file reaches the running service without a
+rebuild, and the measure of how long that takes.
+
+Dev mode layers ``compose/compose.dev.yaml`` over ``compose.yaml`` in the same compose project:
+a service in dev mode *replaces* its production container (same name, network alias, port on
+127.0.0.1 and environment, with ``ENVIRONMENT=development``), runs the image's ``application``
+stage (``uvicorn --reload``) and sees ``services/<name>/app`` and ``libs/servicekit`` through
+read-only bind mounts; uvicorn's watchfiles reloader gets inotify events through the mount.
+What the dev services need (other services, infrastructure) runs from the production images,
+except a dependency that already runs in dev mode, which is left as it is. ``inv up --profile P``
+puts production containers back (compose sees their definition changed and recreates them).
+
+The measure never touches the checkout: it mounts a temporary copy of the service's source
+(``DEV_SOURCE_ROOT``), writes a marker into the copy's ``app/__init__.py``
+(``__code_version__``), and polls ``GET /health/live``, which reports that marker, until the
+new one answers. Afterwards the service is put back as it was (dev from the checkout,
+production, or not running) and the copy is deleted, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from toolkit import fingerprint, health, images, results, stack
+from toolkit.catalog import ROOT, Catalog, Service
+from toolkit.console import console, step
+from toolkit.errors import ToolkitError
+from toolkit.render import COMPOSE_DEV_FILE, PROJECT
+
+SOURCE_ENV = "DEV_SOURCE_ROOT"
+DEV_TAG = "dev"
+PROFILES = ("full",)  # every service and backend is in `full`; what starts is named explicitly
+POLL_SECONDS = 0.02
+ROUND_TIMEOUT = 30.0
+SETTLE_SECONDS = 0.5  # between rounds: the reloader pauses 0.25 s after each restart
+MARKER = "__code_version__"
+SOURCE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+
+# ---- what runs where --------------------------------------------------------------------
+
+
+def resolve(catalog: Catalog, targets: str | Sequence[str]) -> list[Service]:
+    """The services to run in dev mode: service names and/or profile names (a profile means
+    all its services), comma or space separated, in catalog order."""
+    if isinstance(targets, str):
+        targets = targets.replace(",", " ").split()
+    names: list[str] = []
+    for target in targets:
+        if target in catalog.profiles:
+            names += [s.name for s in catalog.profile(target)]
+        else:
+            names.append(target)
+    if not names:
+        raise ToolkitError(
+            "no service given for dev mode",
+            f"name services ({', '.join(catalog.services)}) or a profile "
+            f"({', '.join(catalog.profiles)})",
+        )
+    return catalog.select(names)
+
+
+def plan(catalog: Catalog, dev: Sequence[Service]) -> tuple[list[Service], list[str]]:
+    """What the dev services need running besides themselves: the services they depend on
+    (transitively; from production images) and the infrastructure of all of them."""
+    dev_names = {s.name for s in dev}
+    needed: set[str] = set()
+    infra: set[str] = set()
+    for service in dev:
+        dependencies, backends = catalog.needs(service)
+        needed |= {d.name for d in dependencies}
+        infra |= set(backends)
+    for name in needed:  # a dependency's own backends (needs() already covers them; be sure)
+        infra |= set(catalog.service(name).infrastructure)
+    return (
+        [s for s in catalog.services.values() if s.name in needed - dev_names],
+        [i for i in catalog.infrastructure if i in infra],
+    )
+
+
+def compose_argv(dev: bool = True) -> list[str]:
+    """`docker compose ...` for this project with the dev file layered (or without it)."""
+    extra = (COMPOSE_DEV_FILE,) if dev else ()
+    return stack.compose_argv(*extra, profiles=PROFILES)
+
+
+def compose_env(source_root: Path | None = None) -> dict[str, str]:
+    """The environment compose runs in: DEV_SOURCE_ROOT set when the mounts must come from
+    another tree (the shell's value, if any, is kept otherwise)."""
+    env = dict(os.environ)
+    if source_root is not None:
+        env[SOURCE_ENV] = str(Path(source_root).resolve())
+    return env
+
+
+def _run_compose(arguments: list[str], doing: str, dev: bool, source_root: Path | None) -> None:
+    result = subprocess.run(
+        [*compose_argv(dev), *arguments],
+        capture_output=True,
+        text=True,
+        env=compose_env(source_root),
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise ToolkitError(
+            f"{doing} failed (exit {result.returncode}):\n{tail}",
+            "read the lines above; `inv doctor` checks the engine",
+        )
+
+
+def _containers() -> dict[str, object]:
+    """This project's containers by compose service, inspected (one that goes away meanwhile,
+    e.g. a finished `compose run --rm`, is left out rather than failing the listing)."""
+    import docker.errors
+
+    from toolkit import engine
+
+    found = engine.client().containers.list(
+        all=True, sparse=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
+    )
+    result = {}
+    for container in found:
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            continue
+        result[container.labels.get("com.docker.compose.service")] = container
+    return result
+
+
+def mode_of(container) -> str | None:
+    """'dev' or 'production' for a service's container (None: no container)."""
+    if container is None:
+        return None
+    image = container.attrs.get("Config", {}).get("Image", "")
+    return "dev" if image.endswith(f":{DEV_TAG}") else "production"
+
+
+def running_in_dev() -> set[str]:
+    return {
+        name
+        for name, container in _containers().items()
+        if mode_of(container) == "dev" and container.status == "running"
+    }
+
+
+def _wait_healthy(catalog: Catalog, names: list[str], started: float, **options):
+    """health.wait_healthy, again when a container vanished between being listed and being
+    inspected (compose, or someone else sharing the engine, replaced it meanwhile)."""
+    import docker.errors
+
+    for _ in range(5):
+        try:
+            return health.wait_healthy(catalog, names, started, **options)
+        except docker.errors.NotFound:
+            time.sleep(0.25)
+    return health.wait_healthy(catalog, names, started, **options)
+
+
+# ---- build and start --------------------------------------------------------------------
+
+
+def build(
+    catalog: Catalog, services: Sequence[Service], force: bool = False, cache: bool = True
+) -> dict[str, float | None]:
+    """Build the dev images (stage `application`, tag `:dev`); a service whose fingerprint
+    matches its last dev build, with that image still present, is skipped (seconds None)."""
+    stack.BUILD_LOG_DIR.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float | None] = {}
+    for service in services:
+        decision = fingerprint.decide(
+            catalog, service, "build-application", force=force or not cache
+        )
+        if decision.skip:
+            console.print(f"[dim]skip[/] {service.name} dev image: {decision.reason}")
+            timings[service.name] = None
+            continue
+        log_path = stack.BUILD_LOG_DIR / f"{service.name}-application.log"
+        arguments = ["build", *([] if cache else ["--no-cache"]), service.name]
+        with step(f"build {service.name} dev image ({decision.reason})") as note:
+            started = time.perf_counter()
+            with log_path.open("w") as log:
+                result = subprocess.run(
+                    [*compose_argv(), *arguments],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=compose_env(),
+                    check=False,
+                )
+            if result.returncode != 0:
+                tail = "\n".join(log_path.read_text().splitlines()[-20:])
+                raise ToolkitError(
+                    f"building {service.name} (application) failed:\n{tail}",
+                    f"full log: {log_path.relative_to(ROOT)}",
+                )
+            timings[service.name] = time.perf_counter() - started
+            note["note"] = f"{timings[service.name]:.1f}s"
+        fingerprint.record(catalog, service, "build-application", decision)
+    return timings
+
+
+class _Starting(threading.Thread):
+    """Compose in the background (dependencies from production, then the dev services), so
+    polling alongside gives each service's own time to healthy, as `inv up` does."""
+
+    def __init__(self, production: list[str], dev: list[str], source_root: Path | None) -> None:
+        super().__init__(daemon=True)
+        self.production = production
+        self.dev = dev
+        self.source_root = source_root
+        self.error: ToolkitError | None = None
+
+    def run(self) -> None:
+        # --no-deps: everything needed is named, and compose still orders and waits among the
+        # named services; without it, compose would also recreate a dependency that runs in
+        # dev mode with its production definition.
+        up = ["up", "--detach", "--no-deps", "--no-build", "--pull", "never", "--quiet-pull"]
+        try:
+            if self.production:
+                _run_compose([*up, *self.production], "starting the dependencies", False, None)
+            _run_compose([*up, *self.dev], "starting dev mode", True, self.source_root)
+        except ToolkitError as exc:
+            self.error = exc
+
+
+def start(
+    catalog: Catalog,
+    targets: str | Sequence[str],
+    *,
+    timeout: float = 300,
+    source_root: Path | None = None,
+    force_build: bool = False,
+    on_change: Callable[[str, str, str], None] | None = None,
+) -> list[health.ServiceState]:
+    """Dev mode for services (or a profile's services): build their dev images (skipped when
+    unchanged), start them with their dependencies and infrastructure, and wait until every
+    one is healthy. Returns the states, in start order (infrastructure first)."""
+    dev = resolve(catalog, targets)
+    dependencies, infra = plan(catalog, dev)
+    if images.missing():
+        images.ensure_all()
+    for dependency in dependencies:
+        if not stack.image_present(dependency):
+            with step(f"build {dependency.name} (a dependency, from its production image)"):
+                stack.build([dependency])
+    build(catalog, dev, force=force_build)
+    conflicts = stack.port_conflicts(catalog, [*dev, *dependencies])
+    if conflicts:
+        raise ToolkitError(
+            "; ".join(conflicts),
+            "stop whatever holds it, or change the port in catalog.yaml and run `inv render`",
+        )
+    kept = running_in_dev() & {d.name for d in dependencies}
+    if kept:
+        console.print(f"left in dev mode as they are: {', '.join(sorted(kept))}")
+    production = [*infra, *(d.name for d in dependencies if d.name not in kept)]
+    names = [*infra, *(d.name for d in dependencies), *(s.name for s in dev)]
+    starting = _Starting(production, [s.name for s in dev], source_root)
+    started = time.perf_counter()
+    starting.start()
+    label = ", ".join(s.name for s in dev)
+    try:
+        with step(f"start {label} in dev mode and wait until healthy") as note:
+            states = _wait_healthy(
+                catalog,
+                names,
+                started,
+                timeout=timeout,
+                on_change=on_change,
+                failed=lambda: starting.error,
+                settled=lambda: not starting.is_alive(),
+            )
+            starting.join()
+            note["note"] = f"all {len(names)} healthy"
+    except health.NeverHealthy as exc:
+        console.print(f"[red]{exc.problem}[/]; last log lines of {exc.service}:")
+        console.print(stack.logs(exc.service, tail=30), markup=False)
+        raise
+    return states
+
+
+def print_states(states: Sequence[health.ServiceState]) -> None:
+    """The table `inv dev` ends with: each container's mode, health and address."""
+    from toolkit.console import table
+
+    dev = running_in_dev()
+    catalog_services = {s.name for s in states if not s.url.startswith("(infrastructure")}
+    console.print(
+        table(
+            "dev mode",
+            ["service", "mode", "state", "health", "healthy after", "url"],
+            [
+                (
+                    s.name,
+                    "dev (reload)"
+                    if s.name in dev
+                    else "production"
+                    if s.name in catalog_services
+                    else "",
+                    s.state,
+                    s.health,
+                    f"{s.seconds:.1f}s" if s.seconds is not None else "",
+                    s.url,
+                )
+                for s in states
+            ],
+        )
+    )
+
+
+# ---- save-to-reload ---------------------------------------------------------------------
+
+
+def copy_sources(service: Service, destination: Path, root: Path = ROOT) -> Path:
+    """Copy what dev mode mounts (the service's app/ and servicekit) under `destination`, in
+    the checkout's layout; returns the copy's `app/__init__.py`."""
+    pairs = (
+        (Path("services") / service.name / "app", Path("services") / service.name / "app"),
+        (Path("libs/servicekit/src/servicekit"), Path("libs/servicekit/src/servicekit")),
+    )
+    for source, target in pairs:
+        shutil.copytree(root / source, destination / target, ignore=SOURCE_IGNORE)
+    return destination / "services" / service.name / "app" / "__init__.py"
+
+
+def with_marker(original: str, token: str) -> str:
+    """A module's text with the code-version marker set to `token` (appended last)."""
+    text = original if not original or original.endswith("\n") else original + "\n"
+    return f"{text}{MARKER} = {token!r}\n"
+
+
+def wait_for_code(
+    url: str,
+    token: str,
+    since: float,
+    timeout: float = ROUND_TIMEOUT,
+    poll: float = POLL_SECONDS,
+) -> float:
+    """Poll `url` (a /health/live) every `poll` seconds until it reports `token` as its code;
+    seconds from `since` (a perf_counter) to that answer."""
+    deadline = since + timeout
+    last = "no answer yet"
+    # A fresh connection per request (no keep-alive), and no proxy from the environment.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=2.0, limits=limits, trust_env=False) as client:
+        while True:
+            attempt = time.perf_counter()
+            try:
+                response = client.get(url)
+                if response.status_code == 200 and response.json().get("code") == token:
+                    return time.perf_counter() - since
+                last = f"{response.status_code} {response.text[:120]}"
+            except (httpx.HTTPError, ValueError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            now = time.perf_counter()
+            if now > deadline:
+                raise ToolkitError(
+                    f"{url} did not report code {token!r} within {timeout:.0f}s (last: {last})",
+                    "is uvicorn reloading? `inv logs SERVICE`",
+                )
+            time.sleep(max(0.0, attempt + poll - now))
+
+
+def reload_rounds(
+    url: str,
+    module: Path,
+    rounds: int,
+    *,
+    original: str | None = None,
+    timeout: float = ROUND_TIMEOUT,
+    poll: float = POLL_SECONDS,
+    settle: float | None = None,
+    on_round: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Save `module` with a new marker `rounds` times; each time, the seconds from the write to
+    the first /health/live answer that reports it."""
+    original = module.read_text() if original is None else original
+    settle = SETTLE_SECONDS if settle is None else settle
+    nonce = uuid.uuid4().hex[:8]
+    samples = []
+    for number in range(1, rounds + 1):
+        time.sleep(settle)
+        token = f"devloop-{nonce}-{number}"
+        text = with_marker(original, token)
+        written = time.perf_counter()
+        module.write_text(text)
+        samples.append(wait_for_code(url, token, written, timeout=timeout, poll=poll))
+        if on_round:
+            on_round(number, samples[-1])
+    return samples
+
+
+def live_url(catalog: Catalog, service: Service, container=None) -> str:
+    """Where the host reaches a service's /health/live: its published port on 127.0.0.1, or
+    the container's address on the project network when it is not published (Linux)."""
+    if service.publish:
+        return f"http://127.0.0.1:{service.port}/health/live"
+    container = container or _containers().get(service.name)
+    if container is None:
+        raise ToolkitError(f"{service.name} has no container", f"`inv dev {service.name}`")
+    container.reload()
+    for network in container.attrs["NetworkSettings"]["Networks"].values():
+        if network.get("IPAddress"):
+            return f"http://{network['IPAddress']}:{service.port}/health/live"
+    raise ToolkitError(f"{service.name}'s container has no address", "`inv ps`")
+
+
+def _mounted_from(container, target: str) -> str | None:
+    for mount in container.attrs.get("Mounts", []):
+        if mount.get("Destination") == target:
+            return mount.get("Source")
+    return None
+
+
+def restore(catalog: Catalog, service: Service, previous: str | None) -> None:
+    """Put a service back as it was before the measure: dev mode from the checkout (or the
+    shell's DEV_SOURCE_ROOT), its production container, or no container."""
+    up = ["up", "--detach", "--no-deps", "--no-build", "--pull", "never", "--quiet-pull"]
+    if previous is None:
+        _run_compose(
+            ["rm", "--stop", "--force", service.name], "removing the dev container", True, None
+        )
+        return
+    _run_compose([*up, service.name], f"restoring {service.name}", previous == "dev", None)
+    _wait_healthy(catalog, [service.name], time.perf_counter(), timeout=120)
+
+
+def measure_reload(
+    catalog: Catalog,
+    service: Service | str,
+    rounds: int = 5,
+    *,
+    timeout: float = ROUND_TIMEOUT,
+    poll: float = POLL_SECONDS,
+    on_round: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Save-to-new-code-answering in dev mode, `rounds` times: `results.summary` of the
+    seconds (the benchmark's `devloop[service]`). The checkout is never modified: a temporary
+    copy of the source is mounted and edited, and removed afterwards."""
+    service = catalog.service(service) if isinstance(service, str) else service
+    if rounds < 1:
+        raise ToolkitError("rounds must be at least 1", "e.g. --rounds 5")
+    previous = mode_of(_containers().get(service.name))
+    copy = Path(tempfile.mkdtemp(prefix=f"tiered-devloop-{service.name}-"))
+    touched = False
+    try:
+        module = copy_sources(service, copy)
+        original = module.read_text()
+        first = f"devloop-start-{uuid.uuid4().hex[:8]}"
+        module.write_text(with_marker(original, first))
+        touched = True
+        start(catalog, [service.name], source_root=copy)
+        container = _containers().get(service.name)
+        mounted = _mounted_from(container, "/app/app")
+        if mounted is None or not Path(mounted).resolve().is_relative_to(copy.resolve()):
+            raise ToolkitError(
+                f"{service.name} mounts {mounted}, not the temporary copy",
+                "is the container from another compose project? `inv ps`",
+            )
+        url = live_url(catalog, service, container)
+        wait_for_code(url, first, time.perf_counter(), timeout=60, poll=poll)
+        samples = reload_rounds(
+            url, module, rounds, original=original, timeout=timeout, poll=poll, on_round=on_round
+        )
+        return results.summary(samples)
+    finally:
+        try:
+            if touched:
+                with step(f"put {service.name} back ({previous or 'not running'})"):
+                    restore(catalog, service, previous)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
