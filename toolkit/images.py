@@ -43,10 +43,12 @@ class Recipe:
 DEBIAN = Recipe("debian", f"tiered/debian:{SUITE}", "debian:bookworm-slim")
 PYTHON = Recipe("python", "tiered/python:3.11", None, "python:3.11-slim-bookworm", DEBIAN.tag)
 PYTHON_BUILD = Recipe("python-build", "tiered/python-build:3.11", None, PYTHON.tag, PYTHON.tag)
+PYTHON_SLIM = Recipe("python-slim", "tiered/python-slim:3.11", None, PYTHON.tag, PYTHON.tag)
 RECIPES = (
     DEBIAN,
     PYTHON,
     PYTHON_BUILD,
+    PYTHON_SLIM,
     Recipe("postgres", "tiered/postgres:15", "postgres:15-bookworm", None, DEBIAN.tag),
     Recipe("redis", "tiered/redis:7", "redis:7-bookworm", None, DEBIAN.tag),
     Recipe(
