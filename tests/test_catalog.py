@@ -38,7 +38,7 @@ def test_real_catalog_service_fields():
     assert (gateway.workers, gateway.threads) == (2, 1)
     assert gateway.extra["gateway"] is True
     assert gateway.extra["secrets"] == ["jwt"]
-    assert gateway.budgets["image_mb"] == catalog.Budget(200, 150)
+    assert gateway.budgets["image_mb"] == catalog.Budget(200, 110)
     assert gateway.budgets["latency_p50_ms"].seed is None
     assert gateway.directory == catalog.ROOT / "services" / "api-gateway"
     database = cat.service("database-service")

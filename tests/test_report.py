@@ -34,7 +34,7 @@ def run() -> dict:
                 "cold_online": summary(6.0),
                 "warm": summary(0.2),
                 "source_change": summary(0.7, 0.6, 0.9),
-                "image_mb": 132.8,
+                "image_mb": 100.0,
             },
             "user-service": {"cold_wheelhouse": summary(9.0), "image_mb": 140.0},
         },
@@ -70,7 +70,7 @@ def test_build_rows_show_spread_ratio_seed_claim_and_verdict(run, tiered) -> Non
     assert "6.00 s (5.00-7.00)" in cold
     assert "12.0 s" in cold
     assert "0.50 (2.0x faster)" in cold
-    assert "60" in cold  # the seed's claimed build time, from the catalog
+    assert "30.0 s" in cold  # the seed's claimed build time, from the catalog
     assert report.PASS in cold
     slow = row(text, "user-service", "cold, wheelhouse")
     assert report.FAIL in slow and "only 1.11x faster" in slow
@@ -81,7 +81,7 @@ def test_build_rows_show_spread_ratio_seed_claim_and_verdict(run, tiered) -> Non
 
 def test_image_rows_check_against_baseline_seed_and_target(run, tiered) -> None:
     text = report.markdown(run, tiered)
-    good = row(text, "api-gateway", "132.8 MB", "200.0 MB")
+    good = row(text, "api-gateway", "100.0 MB", "200.0 MB")
     assert report.PASS in good
     bad = row(text, "user-service", "140.0 MB", "150.0 MB")
     assert report.FAIL in bad and "only 7% smaller than the baseline" in bad
@@ -156,7 +156,7 @@ def test_compare_floors_ignore_noise_on_small_figures(run) -> None:
     previous = copy.deepcopy(run)
     current = copy.deepcopy(run)
     current["build"]["api-gateway"]["warm"] = summary(0.4)  # 2x, but only 0.2 s
-    current["build"]["api-gateway"]["image_mb"] = 136.0  # +3.2 MB
+    current["build"]["api-gateway"]["image_mb"] = 103.2  # +3.2 MB, under the 5 MB floor
     previous["latency"] = {"http": {"x": {"p50_ms": 0.5, "p95_ms": 2.0, "rps": 100.0}}}
     current["latency"] = {"http": {"x": {"p50_ms": 1.2, "p95_ms": 6.0, "rps": 100.0}}}
     regressions = report.compare(current, previous)
