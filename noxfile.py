@@ -82,3 +82,32 @@ def e2e(session: nox.Session) -> None:
     """The core profile through the gateway: register, login, data, refresh, logout, bad input."""
     session.run("inv", "up", "--profile", "core")
     session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)
+
+
+@nox.session(default=False, tags=["bench"])
+def bench(session: nox.Session) -> None:
+    """The benchmarks in one run, saved to benchmarks/results/ with a report (`nox -s bench --
+    --quick --services api-gateway`; `nox -s bench -- --help` lists the options)."""
+    session.run("python", "-m", "toolkit.bench", *session.posargs)
+
+
+@nox.session(default=False, tags=["ci"])
+def bench_smoke(session: nox.Session) -> None:
+    """The cheapest benchmark end to end (2-3 minutes): one service, quick, no baseline, then
+    its result compared with itself, which must find no regression (JSON, report, compare)."""
+    output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
+    session.run(
+        "python",
+        "-m",
+        "toolkit.bench",
+        "--quick",
+        "--services",
+        "api-gateway",
+        "--no-baseline",
+        "--parts",
+        "build,start,http,memory,layers",
+        "--output",
+        output,
+    )
+    path = f"benchmarks/results/{output}"
+    session.run("python", "-m", "toolkit.bench", "--report-only", path, "--compare", path)

@@ -1,15 +1,17 @@
-"""toolkit/bench_build.py without an engine: the seed project, build trees, compose files,
-log evidence, estimates, and measure()'s bookkeeping with the builds faked."""
+"""toolkit/bench_build.py and toolkit/seed_strategy.py without an engine: the seed project,
+build trees, compose files, log evidence, estimates, and measure()'s bookkeeping with the
+builds faked."""
 
 from __future__ import annotations
 
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from toolkit import bench_build, catalog, wheels
+from toolkit import bench_build, catalog, seed_strategy, wheels
 from toolkit.errors import ToolkitError
 
 
@@ -19,7 +21,7 @@ def gateway() -> catalog.Service:
 
 
 def test_seed_pyproject_is_a_faithful_poetry_project(gateway) -> None:
-    project = tomllib.loads(bench_build.seed_pyproject(gateway))
+    project = tomllib.loads(seed_strategy.seed_pyproject(gateway))
     names = [d.split(">")[0].split("[")[0] for d in project["project"]["dependencies"]]
     assert "servicekit" not in names  # a uv workspace source poetry cannot read...
     assert {"fastapi", "uvicorn", "pydantic-settings", "redis", "pyjwt"} <= set(names)  # inlined
@@ -90,8 +92,8 @@ def test_ours_override_swaps_context_and_tag_only(gateway, tmp_path) -> None:
 
 def test_seed_compose_builds_like_ours(gateway, tmp_path) -> None:
     contexts = {"wheels": tmp_path / "w", "online": tmp_path / "o"}
-    compose = bench_build.seed_compose(gateway, contexts, Path("/ca.pem"))
-    assert compose["name"] == bench_build.SEED_PROJECT
+    compose = seed_strategy.seed_compose(gateway, contexts, Path("/ca.pem"))
+    assert compose["name"] == seed_strategy.SEED_PROJECT
     assert compose["secrets"] == {"ca": {"file": "/ca.pem"}}
     wheels_build = compose["services"]["api-gateway"]["build"]
     online = compose["services"]["api-gateway-online"]
@@ -105,12 +107,12 @@ def test_seed_compose_builds_like_ours(gateway, tmp_path) -> None:
 
 def test_interpolate_follows_compose() -> None:
     env = {"A": "1", "EMPTY": ""}
-    assert bench_build.interpolate("x${A}y", env) == "x1y"
-    assert bench_build.interpolate("${A:?A is not set: run inv env}", env) == "1"
-    assert bench_build.interpolate("${LOG_LEVEL:-INFO}", env) == "INFO"
-    assert bench_build.interpolate('{"a":"b"}', env) == '{"a":"b"}'
+    assert seed_strategy.interpolate("x${A}y", env) == "x1y"
+    assert seed_strategy.interpolate("${A:?A is not set: run inv env}", env) == "1"
+    assert seed_strategy.interpolate("${LOG_LEVEL:-INFO}", env) == "INFO"
+    assert seed_strategy.interpolate('{"a":"b"}', env) == '{"a":"b"}'
     with pytest.raises(ToolkitError, match="EMPTY is not set"):
-        bench_build.interpolate("${EMPTY:?oops}", env)
+        seed_strategy.interpolate("${EMPTY:?oops}", env)
 
 
 STEP = (
@@ -188,12 +190,16 @@ def faked(monkeypatch):
     FakeBench.fail = None
     removed: list[str] = []
     monkeypatch.setattr(bench_build, "ServiceBench", FakeBench)
-    monkeypatch.setattr(bench_build, "_prepare", lambda services, baseline, progress: None)
+    monkeypatch.setattr(bench_build, "_prepare", lambda services, progress: None)
+    monkeypatch.setattr(seed_strategy, "prepare", lambda services, progress: None)
     monkeypatch.setattr(bench_build, "previous_run", lambda: None)
     monkeypatch.setattr(bench_build, "image_mb", lambda tag: 150.0 if "seed" in tag else 120.0)
-    monkeypatch.setattr(bench_build, "check_images", lambda service, tags, progress: None)
+    checked: list[dict] = []
+    monkeypatch.setattr(
+        seed_strategy, "check_images", lambda service, tags, progress: checked.append(tags)
+    )
     monkeypatch.setattr(bench_build, "_remove", removed.extend)
-    return removed
+    return types.SimpleNamespace(removed=removed, checked=checked)
 
 
 def test_measure_fills_both_sections_with_summaries(gateway, faked) -> None:
@@ -209,14 +215,21 @@ def test_measure_fills_both_sections_with_summaries(gateway, faked) -> None:
     assert timed[8:10] == [("baseline", "cold_wheelhouse"), ("ours", "cold_wheelhouse")]
     assert "16 timed builds, about" in messages[0]
     assert any(m.startswith("[16/16] api-gateway") for m in messages)
-    assert "tiered/api-gateway:bench" in faked
+    assert "tiered/api-gateway:bench" in faked.removed
+    assert faked.checked == [
+        {
+            "ours": "tiered/api-gateway:latest",
+            "baseline": "tiered-seed/api-gateway:latest",
+            "baseline (poetry path)": "tiered-seed/api-gateway:online",
+        }
+    ]
 
 
 def test_measure_without_baseline_or_cold_cases_primes_the_cache(gateway, faked) -> None:
     build, base = bench_build.measure(
         [gateway], rounds=1, cases=("source_change", "warm"), baseline=False, progress=print
     )
-    assert base == {}
+    assert base == {} and faked.checked == []
     assert set(build["api-gateway"]) == {"warm", "source_change", "image_mb"}
     assert FakeBench.calls[0] == ("ours", "refresh", "")
     assert [c for _, c, _ in FakeBench.calls[1:3]] == ["warm", "source_change"]
@@ -233,4 +246,54 @@ def test_a_failed_build_names_service_and_case_and_cleans_up(gateway, faked) -> 
     FakeBench.fail = ("baseline", "warm")
     with pytest.raises(ToolkitError, match=r"api-gateway \(baseline, warm\)"):
         bench_build.measure([gateway], rounds=1, progress=lambda message: None)
-    assert "tiered/api-gateway:bench" in faked  # images removed even so
+    assert "tiered/api-gateway:bench" in faked.removed  # images removed even so
+    assert "tiered-seed/api-gateway:online" in faked.removed
+
+
+def test_seed_builds_choose_the_variant_and_the_cache_of_each_case(gateway, monkeypatch, tmp_path):
+    calls = []
+
+    def fake_build(argv, name, cache, log, what):
+        calls.append((name, cache))
+        return 1.0
+
+    monkeypatch.setattr(seed_strategy, "compose_build", fake_build)
+    seed = object.__new__(seed_strategy.SeedBuilds)  # no contexts: only the build choices
+    seed.service, seed.argv = gateway, ["docker", "compose"]
+    for case in bench_build.CASES:
+        seed.build(case, tmp_path / f"{case}.log", case)
+    seed.refresh(tmp_path / "refresh.log")
+    assert calls == [
+        ("api-gateway", False),
+        ("api-gateway-online", False),
+        ("api-gateway", True),
+        ("api-gateway", True),
+        ("api-gateway", True),
+    ]
+
+
+def test_service_bench_hands_the_baseline_to_its_seed_builds(gateway, tmp_path) -> None:
+    class Seed:
+        def __init__(self, service, workdir: Path, cases) -> None:
+            self.calls: list[tuple[str, str]] = []
+            self.source = workdir / "main.py"
+            self.source.write_text("app = 1\n")
+
+        def build(self, case: str, log: Path, what: str) -> float:
+            self.calls.append((case, what))
+            return 2.0
+
+        def refresh(self, log: Path) -> None:
+            self.calls.append(("refresh", log.name))
+
+    bench = bench_build.ServiceBench(gateway, tmp_path / "work", ("warm",), Seed)
+    bench.logs = tmp_path
+    seconds, log = bench.build("baseline", "source_change", "round 1/1")
+    assert (seconds, log.name) == (2.0, "bench-api-gateway-baseline-source_change.log")
+    assert bench.seed.source.read_text().startswith("app = 1\n# benchmark source change ")
+    bench.refresh("baseline")
+    assert bench.seed.calls == [
+        ("source_change", "benchmark of api-gateway (baseline, source_change, round 1/1)"),
+        ("refresh", "bench-api-gateway-baseline-refresh.log"),
+    ]
+    assert bench_build.ServiceBench(gateway, tmp_path / "alone", ("warm",), None).seed is None

@@ -1,4 +1,5 @@
-"""toolkit.bench_runtime without Docker: figures, bounds of the load, parsing of reports."""
+"""The runtime benchmarks without Docker (bench_start, loadgen, bench_resources,
+bench_inprocess): figures, bounds of the load, parsing of reports."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from toolkit import bench_runtime, catalog
+from toolkit import bench_inprocess, bench_resources, bench_start, catalog, loadgen
 from toolkit.errors import ToolkitError
+
+CORE = ["api-gateway", "user-service", "database-service"]
 
 
 @pytest.fixture
@@ -28,17 +31,17 @@ def run(coro):
 
 def test_percentile_interpolates_between_neighbours() -> None:
     values = [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert bench_runtime.percentile(values, 0) == 1.0
-    assert bench_runtime.percentile(values, 50) == 3.0
-    assert bench_runtime.percentile(values, 100) == 5.0
-    assert bench_runtime.percentile(values, 95) == pytest.approx(4.8)
-    assert bench_runtime.percentile([7.0], 99) == 7.0
+    assert loadgen.percentile(values, 0) == 1.0
+    assert loadgen.percentile(values, 50) == 3.0
+    assert loadgen.percentile(values, 100) == 5.0
+    assert loadgen.percentile(values, 95) == pytest.approx(4.8)
+    assert loadgen.percentile([7.0], 99) == 7.0
     with pytest.raises(ValueError):
-        bench_runtime.percentile([], 50)
+        loadgen.percentile([], 50)
 
 
 def test_tally_counts_non_2xx_and_exceptions_apart() -> None:
-    tally = bench_runtime.Tally(ok_seconds=[0.001, 0.002, 0.003, 0.004])
+    tally = loadgen.Tally(ok_seconds=[0.001, 0.002, 0.003, 0.004])
     tally.statuses.update({200: 4, 429: 2, 503: 1})
     tally.exceptions.update({"ConnectError": 3})
     figures = tally.figures(seconds=2.0, concurrency=8)
@@ -55,7 +58,7 @@ def test_tally_counts_non_2xx_and_exceptions_apart() -> None:
 
 
 def test_tally_without_successes_has_no_percentiles() -> None:
-    tally = bench_runtime.Tally()
+    tally = loadgen.Tally()
     tally.statuses[500] = 3
     figures = tally.figures(seconds=1.0, concurrency=1)
     assert figures["p50_ms"] is None and figures["p99_ms"] is None
@@ -75,7 +78,7 @@ class FakeClock:
 
 def test_rate_budget_keeps_each_fixed_minute_window_within_its_share() -> None:
     clock = FakeClock(120.0 + 50)  # 10 s before a window ends
-    budget = bench_runtime.RateBudget(3, clock=clock)
+    budget = loadgen.RateBudget(3, clock=clock)
     assert [budget.reserve() for _ in range(3)] == [170.0, 170.0, 170.0]
     # The window is spent: the next request waits for the next window, and so on.
     assert budget.reserve() == 180.0
@@ -88,9 +91,9 @@ def test_rate_budget_keeps_each_fixed_minute_window_within_its_share() -> None:
 
 
 def test_rate_budget_uses_the_catalogs_limit(core) -> None:
-    assert bench_runtime.gateway_rate_limit(core) == 6000
+    assert loadgen.gateway_rate_limit(core) == 6000
     with pytest.raises(ValueError):
-        bench_runtime.RateBudget(0)
+        loadgen.RateBudget(0)
 
 
 # ---- HTTP load -------------------------------------------------------------------------------
@@ -111,9 +114,9 @@ def test_load_stops_at_its_request_bound() -> None:
         return httpx.Response(200, json={"ok": True})
 
     transport, calls = counting_transport(ok)
-    scenario = bench_runtime.Scenario("live", "GET", "/health/live", limited=False)
+    scenario = loadgen.Scenario("live", "GET", "/health/live", limited=False)
     figures = run(
-        bench_runtime.http_load(
+        loadgen.http_load(
             scenario,
             concurrency=4,
             seconds=30,
@@ -135,10 +138,10 @@ def test_load_stops_at_its_time_bound() -> None:
         return httpx.Response(200)
 
     transport, _ = counting_transport(slow)
-    scenario = bench_runtime.Scenario("slow", "GET", "/x", limited=False)
+    scenario = loadgen.Scenario("slow", "GET", "/x", limited=False)
     began = time.monotonic()
     figures = run(
-        bench_runtime.http_load(
+        loadgen.http_load(
             scenario,
             concurrency=2,
             seconds=0.5,
@@ -163,9 +166,9 @@ def test_load_reports_statuses_and_exceptions_separately() -> None:
             return httpx.Response(429)
         return httpx.Response(200)
 
-    scenario = bench_runtime.Scenario("flaky", "GET", "/x", limited=False)
+    scenario = loadgen.Scenario("flaky", "GET", "/x", limited=False)
     figures = run(
-        bench_runtime.http_load(
+        loadgen.http_load(
             scenario,
             concurrency=1,
             seconds=10,
@@ -186,11 +189,11 @@ def test_a_limited_scenario_draws_on_the_shared_budget() -> None:
         return httpx.Response(200)
 
     transport, calls = counting_transport(ok)
-    budget = bench_runtime.RateBudget(25)
+    budget = loadgen.RateBudget(25)
     budget._windows[int(time.time() // 60)] = 5  # spent earlier in this window
-    scenario = bench_runtime.Scenario("me", "GET", "/auth/me")
+    scenario = loadgen.Scenario("me", "GET", "/auth/me")
     figures = run(
-        bench_runtime.http_load(
+        loadgen.http_load(
             scenario,
             concurrency=4,
             seconds=1.0,
@@ -207,12 +210,12 @@ def test_a_limited_scenario_draws_on_the_shared_budget() -> None:
 
 
 def test_load_goes_to_loopback_only() -> None:
-    scenario = bench_runtime.Scenario("x", "GET", "/", limited=False)
+    scenario = loadgen.Scenario("x", "GET", "/", limited=False)
     for url in ("http://example.com:8000", "http://0.0.0.0:8000", "http://localhost:8000"):
         with pytest.raises(ToolkitError, match=r"127\.0\.0\.1"):
-            run(bench_runtime.http_load(scenario, base_url=url))
+            run(loadgen.http_load(scenario, base_url=url))
     with pytest.raises(ToolkitError, match="positive"):
-        run(bench_runtime.http_load(scenario, concurrency=0))
+        run(loadgen.http_load(scenario, concurrency=0))
 
 
 class FakeGateway:
@@ -256,7 +259,7 @@ class FakeGateway:
 def test_gateway_scenarios_register_measure_and_log_out(core) -> None:
     fake = FakeGateway()
     section = run(
-        bench_runtime.gateway_scenarios(
+        loadgen.gateway_scenarios(
             core,
             concurrency=4,
             seconds=0.3,
@@ -270,7 +273,7 @@ def test_gateway_scenarios_register_measure_and_log_out(core) -> None:
     assert all(figures["errors"] == 0 for figures in section.values())
     assert section["auth_me"]["requests"] == 100
     assert section["auth_login"]["requests"] == 3
-    assert section["auth_login"]["concurrency"] == bench_runtime.LOGIN_CONCURRENCY
+    assert section["auth_login"]["concurrency"] == loadgen.LOGIN_CONCURRENCY
     assert "rate_budget_per_minute" not in section["health_live"]
     assert section["auth_me"]["rate_budget_per_minute"] == 4800
     [username] = fake.users
@@ -280,7 +283,7 @@ def test_gateway_scenarios_register_measure_and_log_out(core) -> None:
 
 
 def test_bench_users_are_unique_and_valid() -> None:
-    first, second = bench_runtime.BenchUser.new(), bench_runtime.BenchUser.new()
+    first, second = loadgen.BenchUser.new(), loadgen.BenchUser.new()
     assert first.username != second.username
     assert 3 <= len(first.username) <= 32
     assert first.username not in first.password.lower()
@@ -292,10 +295,10 @@ def test_bench_users_are_unique_and_valid() -> None:
 
 def test_used_bytes_subtracts_inactive_file_cache_like_the_cli() -> None:
     v1 = {"usage": 100, "stats": {"total_inactive_file": 30, "inactive_file": 10, "cache": 50}}
-    assert bench_runtime.used_bytes(v1) == 70
-    assert bench_runtime.used_bytes({"usage": 100, "stats": {"inactive_file": 40}}) == 60
-    assert bench_runtime.used_bytes({"usage": 100, "stats": {"total_inactive_file": 200}}) == 100
-    assert bench_runtime.used_bytes({"usage": 100}) == 100
+    assert bench_resources.used_bytes(v1) == 70
+    assert bench_resources.used_bytes({"usage": 100, "stats": {"inactive_file": 40}}) == 60
+    assert bench_resources.used_bytes({"usage": 100, "stats": {"total_inactive_file": 200}}) == 100
+    assert bench_resources.used_bytes({"usage": 100}) == 100
 
 
 class FakeContainer:
@@ -316,25 +319,25 @@ def test_memory_at_idle_and_the_peak_under_load(core, monkeypatch) -> None:
         "api-gateway": FakeContainer("gw", 51_000_000, 91_000_000, load),
         "user-service": FakeContainer("us", 61_000_000, 71_000_000, load),
     }
-    monkeypatch.setattr(bench_runtime, "_running", lambda names: containers)
+    monkeypatch.setattr(bench_resources, "_running", lambda names: containers)
 
     def during() -> None:
         load["on"] = True
         time.sleep(0.2)
         load["on"] = False
 
-    section = bench_runtime.memory(core, ["api-gateway", "user-service"], during=during)
+    section = bench_resources.memory(core, ["api-gateway", "user-service"], during=during)
     assert section["api-gateway"]["idle_mb"] == 50.0
     assert section["api-gateway"]["load_mb"] == 90.0
     assert section["user-service"]["load_mb"] == 70.0
     assert section["user-service"]["load_samples"] > 1
-    without_load = bench_runtime.memory(core, ["api-gateway"])
+    without_load = bench_resources.memory(core, ["api-gateway"])
     assert without_load["api-gateway"] == {"idle_mb": 50.0, "load_mb": None, "load_samples": 0}
 
 
 def test_memory_names_an_unknown_service(core) -> None:
     with pytest.raises(ToolkitError, match="unknown service"):
-        bench_runtime.memory(core, ["no-such-service"])
+        bench_resources.memory(core, ["no-such-service"])
 
 
 # ---- layers ----------------------------------------------------------------------------------
@@ -345,18 +348,18 @@ def test_layer_figures_from_a_dive_report() -> None:
         "layer": [{}, {}, {}],
         "image": {"sizeBytes": 132_816_646, "inefficientBytes": 2_500_000, "efficiencyScore": 0.98},
     }
-    assert bench_runtime.layer_figures(report) == {
+    assert bench_resources.layer_figures(report) == {
         "efficiency": 0.98,
         "wasted_mb": 2.5,
         "image_mb": 132.8,
         "layers": 3,
     }
     with pytest.raises(ToolkitError, match="unexpected dive report"):
-        bench_runtime.layer_figures({"image": {"sizeBytes": 1}})
+        bench_resources.layer_figures({"image": {"sizeBytes": 1}})
 
 
 def test_dive_comes_from_the_environment() -> None:
-    assert Path(bench_runtime.dive_binary()).name == "dive"
+    assert Path(bench_resources.dive_binary()).name == "dive"
 
 
 # ---- in-process benchmarks -------------------------------------------------------------------
@@ -378,7 +381,7 @@ PYTEST_BENCHMARK_REPORT = {
 
 
 def test_benchmark_figures_in_microseconds() -> None:
-    figures = bench_runtime.benchmark_figures(PYTEST_BENCHMARK_REPORT)
+    figures = bench_inprocess.benchmark_figures(PYTEST_BENCHMARK_REPORT)
     assert figures["test_decode_access_token"] == {
         "median_us": 80.0,
         "min_us": 61.0,
@@ -391,11 +394,11 @@ def test_benchmark_figures_in_microseconds() -> None:
 @pytest.fixture
 def fake_compose(monkeypatch):
     monkeypatch.setattr(
-        bench_runtime.stack, "compose_argv", lambda *files, profiles=(): ["docker", "compose"]
+        bench_inprocess.stack, "compose_argv", lambda *files, profiles=(): ["docker", "compose"]
     )
     prepared = []
     monkeypatch.setattr(
-        bench_runtime.testing, "prepare", lambda cat, service: prepared.append(service.name)
+        bench_inprocess.testing, "prepare", lambda cat, service: prepared.append(service.name)
     )
     return prepared
 
@@ -403,7 +406,7 @@ def fake_compose(monkeypatch):
 def _mounted_dir(command: list[str]) -> Path:
     volume = command[command.index("--volume") + 1]
     host, container = volume.rsplit(":", 1)
-    assert container == bench_runtime.CONTAINER_OUTPUT
+    assert container == bench_inprocess.CONTAINER_OUTPUT
     return Path(host)
 
 
@@ -414,16 +417,16 @@ def test_in_process_runs_the_benchmarks_in_the_test_container(core, fake_compose
         seen["command"] = command
         seen["dir"] = _mounted_dir(command)
         (seen["dir"] / "benchmarks.json").write_text(json.dumps(PYTEST_BENCHMARK_REPORT))
-        return bench_runtime.subprocess.CompletedProcess(command, 0, "", "")
+        return bench_inprocess.subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(bench_runtime.subprocess, "run", fake_run)
-    figures = bench_runtime.in_process(core, "user-service", quick=True)
+    monkeypatch.setattr(bench_inprocess.subprocess, "run", fake_run)
+    figures = bench_inprocess.in_process(core, "user-service", quick=True)
     assert fake_compose == ["user-service"]  # the test image is rebuilt first
     command = seen["command"]
     assert command[command.index("run") :][:4] == ["run", "--rm", "--quiet-pull", "--no-TTY"]
     assert "user-service-tests" in command
     assert "tests/benchmarks" in command and "--benchmark-only" in command
-    assert f"--benchmark-json={bench_runtime.CONTAINER_OUTPUT}/benchmarks.json" in command
+    assert f"--benchmark-json={bench_inprocess.CONTAINER_OUTPUT}/benchmarks.json" in command
     assert "--benchmark-max-time=0.2" in command
     assert set(figures) == {"test_decode_access_token", "test_verify_password_at_test_cost"}
     assert not seen["dir"].exists()  # the temporary directory is removed
@@ -431,13 +434,13 @@ def test_in_process_runs_the_benchmarks_in_the_test_container(core, fake_compose
 
 def test_in_process_failure_shows_pytests_last_lines(core, fake_compose, monkeypatch):
     def failing(command, **kwargs):
-        return bench_runtime.subprocess.CompletedProcess(
+        return bench_inprocess.subprocess.CompletedProcess(
             command, 1, "FAILED tests/benchmarks/test_bench_auth.py::test_me_cached\n", ""
         )
 
-    monkeypatch.setattr(bench_runtime.subprocess, "run", failing)
+    monkeypatch.setattr(bench_inprocess.subprocess, "run", failing)
     with pytest.raises(ToolkitError) as info:
-        bench_runtime.in_process(core, "user-service")
+        bench_inprocess.in_process(core, "user-service")
     assert "pytest exit 1" in info.value.problem
     assert "test_me_cached" in info.value.problem
     assert "tests(user-service)" in info.value.fix
@@ -445,7 +448,7 @@ def test_in_process_failure_shows_pytests_last_lines(core, fake_compose, monkeyp
 
 def test_every_service_has_benchmarks(core) -> None:
     for service in core.services.values():
-        directory = service.directory / bench_runtime.IN_PROCESS_DIR
+        directory = service.directory / bench_inprocess.IN_PROCESS_DIR
         assert sorted(p.name for p in directory.glob("test_bench_*.py")), service.name
 
 
@@ -453,51 +456,46 @@ def test_every_service_has_benchmarks(core) -> None:
 
 
 def test_profile_for_picks_the_smallest_profile(core, multi_tier) -> None:
-    assert bench_runtime.profile_for(core, core.tier(1)) == "core"
-    assert bench_runtime.profile_for(multi_tier, multi_tier.tier(3)) == "ai"
-    assert bench_runtime.profile_for(multi_tier, multi_tier.select(["training-service"])) == "full"
+    assert bench_start.profile_for(core, core.tier(1)) == "core"
+    assert bench_start.profile_for(multi_tier, multi_tier.tier(3)) == "ai"
+    assert bench_start.profile_for(multi_tier, multi_tier.select(["training-service"])) == "full"
 
 
 def test_start_times_needs_built_images(core, monkeypatch) -> None:
-    monkeypatch.setattr(bench_runtime.stack, "image_present", lambda service: False)
+    monkeypatch.setattr(bench_start.stack, "image_present", lambda service: False)
     with pytest.raises(ToolkitError, match="no image for api-gateway") as info:
-        bench_runtime.start_times(core, "core", rounds=1)
+        bench_start.start_times(core, "core", rounds=1)
     assert "inv build --profile core" in info.value.fix
     with pytest.raises(ToolkitError, match="rounds"):
-        bench_runtime.start_times(core, "core", rounds=0)
+        bench_start.start_times(core, "core", rounds=0)
 
 
 def test_docker_timestamps() -> None:
-    assert bench_runtime._epoch("0001-01-01T00:00:00Z") is None
-    assert bench_runtime._epoch("") is None
-    assert bench_runtime._epoch("1970-01-01T00:00:01.500000000Z") == 1.5
-
-
-def test_measure_rejects_unknown_parts(core) -> None:
-    with pytest.raises(ToolkitError, match="unknown parts"):
-        bench_runtime.measure({}, core, core.tier(1), parts=["start", "bogus"])
+    assert bench_start._epoch("0001-01-01T00:00:00Z") is None
+    assert bench_start._epoch("") is None
+    assert bench_start._epoch("1970-01-01T00:00:01.500000000Z") == 1.5
 
 
 def test_a_disturbed_start_round_is_measured_again(core, monkeypatch) -> None:
-    outcomes = [bench_runtime.Disturbed("redis was started before this round's `compose up`")]
+    outcomes = [bench_start.Disturbed("redis was started before this round's `compose up`")]
 
     def once(catalog, profile, names, timeout):
         if outcomes:
             raise outcomes.pop()
         return {"redis": 3.0}, {"redis": 2.0}
 
-    monkeypatch.setattr(bench_runtime, "_start_once", once)
-    assert bench_runtime._start_round(core, "core", ["redis"], 60) == (
+    monkeypatch.setattr(bench_start, "_start_once", once)
+    assert bench_start._start_round(core, "core", ["redis"], 60) == (
         {"redis": 3.0},
         {"redis": 2.0},
     )
     monkeypatch.setattr(
-        bench_runtime,
+        bench_start,
         "_start_once",
-        lambda *args: (_ for _ in ()).throw(bench_runtime.Disturbed("always")),
+        lambda *args: (_ for _ in ()).throw(bench_start.Disturbed("always")),
     )
     with pytest.raises(ToolkitError, match="disturbed 3 times"):
-        bench_runtime._start_round(core, "core", ["redis"], 60)
+        bench_start._start_round(core, "core", ["redis"], 60)
 
 
 def test_a_start_round_times_each_container_from_compose_up(core, monkeypatch) -> None:
@@ -519,23 +517,44 @@ def test_a_start_round_times_each_container_from_compose_up(core, monkeypatch) -
             pass
 
     wall = time.time()
-    monkeypatch.setattr(bench_runtime.time, "time", lambda: wall)
-    monkeypatch.setattr(bench_runtime.stack, "down", lambda *args, **kw: events.append("down"))
-    monkeypatch.setattr(bench_runtime.stack, "Starting", Starting)
+    monkeypatch.setattr(bench_start.time, "time", lambda: wall)
+    monkeypatch.setattr(bench_start.stack, "down", lambda *args, **kw: events.append("down"))
+    monkeypatch.setattr(bench_start.stack, "Starting", Starting)
     states = [
-        bench_runtime.health.ServiceState("redis", "running", "healthy", 3.0, ""),
-        bench_runtime.health.ServiceState("api-gateway", "running", "healthy", 9.0, ""),
+        bench_start.health.ServiceState("redis", "running", "healthy", 3.0, ""),
+        bench_start.health.ServiceState("api-gateway", "running", "healthy", 9.0, ""),
     ]
-    monkeypatch.setattr(bench_runtime.health, "wait_healthy", lambda *args, **kw: states)
+    monkeypatch.setattr(bench_start.health, "wait_healthy", lambda *args, **kw: states)
     monkeypatch.setattr(
-        bench_runtime, "_started_at", lambda names: {"redis": wall + 1.0, "api-gateway": wall + 6.5}
+        bench_start, "_started_at", lambda names: {"redis": wall + 1.0, "api-gateway": wall + 6.5}
     )
-    since_up, own = bench_runtime._start_once(core, "core", ["redis", "api-gateway"], 60)
+    since_up, own = bench_start._start_once(core, "core", ["redis", "api-gateway"], 60)
     assert events == ["down", ("up", "core")]
     assert since_up == {"redis": 3.0, "api-gateway": 9.0}
     assert own == {"redis": pytest.approx(2.0), "api-gateway": pytest.approx(2.5)}
     monkeypatch.setattr(
-        bench_runtime, "_started_at", lambda names: {"redis": wall - 30, "api-gateway": wall + 6.5}
+        bench_start, "_started_at", lambda names: {"redis": wall - 30, "api-gateway": wall + 6.5}
     )
-    with pytest.raises(bench_runtime.Disturbed, match="redis"):
-        bench_runtime._start_once(core, "core", ["redis", "api-gateway"], 60)
+    with pytest.raises(bench_start.Disturbed, match="redis"):
+        bench_start._start_once(core, "core", ["redis", "api-gateway"], 60)
+
+
+def test_ensure_up_builds_only_missing_images_then_waits_for_the_profile(core, monkeypatch):
+    built, waited = [], []
+    monkeypatch.setattr(bench_start.stack, "image_present", lambda s: s.name != "user-service")
+    monkeypatch.setattr(bench_start.images, "missing", lambda: [])
+    monkeypatch.setattr(bench_start.stack, "build", lambda services: built.extend(services))
+    monkeypatch.setattr(bench_start.stack, "port_conflicts", lambda cat, services: [])
+
+    def up_and_wait(cat, profile, names, timeout):
+        waited.append(names)
+        return names
+
+    monkeypatch.setattr(bench_start, "_up_and_wait", up_and_wait)
+    bench_start.ensure_up(core, "core")
+    assert [s.name for s in built] == ["user-service"]
+    assert waited == [["postgres", "redis", "clickhouse", *CORE]]
+    taken = "port 8000 (api-gateway) is already taken on 127.0.0.1"
+    monkeypatch.setattr(bench_start.stack, "port_conflicts", lambda cat, services: [taken])
+    with pytest.raises(ToolkitError, match="port 8000"):
+        bench_start.ensure_up(core, "core")

@@ -9,7 +9,7 @@ import asyncio
 import httpx
 import pytest
 
-from toolkit import bench_runtime, catalog, engine
+from toolkit import bench_resources, catalog, engine, loadgen
 from toolkit.render import PROJECT
 
 pytestmark = pytest.mark.docker
@@ -23,7 +23,7 @@ def core() -> catalog.Catalog:
 @pytest.fixture(scope="module")
 def gateway_up() -> None:
     try:
-        httpx.get(f"{bench_runtime.GATEWAY_URL}/health/live", timeout=2, trust_env=False)
+        httpx.get(f"{loadgen.GATEWAY_URL}/health/live", timeout=2, trust_env=False)
     except httpx.HTTPError:
         pytest.skip("the gateway is not answering on 127.0.0.1:8000: `inv up --profile core`")
 
@@ -32,26 +32,26 @@ def test_dive_reads_a_production_image() -> None:
     image = f"{PROJECT}/api-gateway:latest"
     if not engine.client().images.list(name=image):
         pytest.skip(f"no {image}: `inv build --services api-gateway`")
-    figures = bench_runtime.layers(["api-gateway"])["api-gateway"]
+    figures = bench_resources.layers(["api-gateway"])["api-gateway"]
     assert 0 < figures["efficiency"] <= 1
     assert figures["wasted_mb"] >= 0
     assert figures["image_mb"] > 0
 
 
 def test_memory_and_a_short_load_on_the_gateway(core, gateway_up) -> None:
-    scenario = bench_runtime.Scenario("health_live", "GET", "/health/live", limited=False)
+    scenario = loadgen.Scenario("health_live", "GET", "/health/live", limited=False)
     figures = {}
 
     def load() -> None:
         figures.update(
             asyncio.run(
-                bench_runtime.http_load(
+                loadgen.http_load(
                     scenario, concurrency=4, seconds=2, max_requests=2000, warmup_seconds=0.5
                 )
             )
         )
 
-    section = bench_runtime.memory(core, ["api-gateway"], during=load, idle_samples=1)
+    section = bench_resources.memory(core, ["api-gateway"], during=load, idle_samples=1)
     assert section["api-gateway"]["idle_mb"] > 0
     assert section["api-gateway"]["load_mb"] > 0
     assert figures["ok"] > 0 and figures["exceptions"] == 0

@@ -1,7 +1,7 @@
 """Benchmarks measure only when asked; in the ordinary suite each one runs once, as a test.
 
 Measuring is asked for with `--benchmark-only`, `--benchmark-json PATH` or `--benchmark-enable`
-(the toolkit's `bench_runtime.in_process` passes the first two). Without them the `benchmark`
+(the toolkit's `bench_inprocess.in_process` passes the first two). Without them the `benchmark`
 fixture is disabled here, so `python -m pytest -q` still checks every benchmark body against
 the real backends but adds no calibration rounds and prints no benchmark table.
 """
