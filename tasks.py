@@ -258,19 +258,11 @@ def up(c, profile="core", timeout=300, build_=False, dev=False):
         s.name for s in selected
     ]
     started = time.perf_counter()
-    starting = stack.Starting(profile, selected)
-    starting.start()
     try:
         with step(f"start profile {profile} and wait until healthy") as note:
-            states = health.wait_healthy(
-                cat,
-                names,
-                started,
-                timeout=float(timeout),
-                failed=lambda: starting.error,
-                settled=lambda: not starting.is_alive(),
+            states = health.start_and_wait(
+                cat, names, lambda: stack.up(profile, selected), timeout=float(timeout)
             )
-            starting.join()
             note["note"] = f"all {len(names)} healthy"
     except health.NeverHealthy as exc:
         console.print(f"[red]{exc.problem}[/]; last log lines of {exc.service}:")

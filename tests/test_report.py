@@ -96,7 +96,11 @@ def test_report_states_tolerance_and_machine(run, tiered) -> None:
 def test_absent_and_partial_sections_render(tiered) -> None:
     partial = run_document(
         build={"api-gateway": {"warm": summary(0.3)}},
-        start={"services": {"api-gateway": 4.2}, "profiles": {"core": summary(20.0, 22.0)}},
+        start={
+            "services": {"api-gateway": 9.0},
+            "own": {"api-gateway": 4.2},
+            "profiles": {"core": summary(20.0, 22.0)},
+        },
         latency={
             "http": {"api-gateway /health": {"p50_ms": 3.0, "p95_ms": 8.0, "rps": 900.0}},
             "in_process": {"api-gateway": {"test_token": {"median_us": 12.5}}},
@@ -109,8 +113,8 @@ def test_absent_and_partial_sections_render(tiered) -> None:
     assert "Image size" not in text  # no image figure measured
     assert "—" in row(text, "api-gateway", "warm (no change)")  # no baseline: no ratio
     assert report.PASS in row(text, "api-gateway", "4.20 s")
-    assert row(text, "profile core", "21.0 s (20.0-22.0)")
-    assert report.PASS in row(text, "api-gateway /health", "3.00", "8.00", "—", "900.0")
+    assert report.FAIL in row(text, "profile core", "—", "21.0 s (20.0-22.0)")  # target 20 s
+    assert row(text, "api-gateway /health", "3.00", "8.00", "—", "900.0")  # no latency budget
     assert row(text, "api-gateway", "test_token", "12.5")
     assert row(text, "api-gateway · idle_mb", "60.0")
     assert row(text, "api-gateway", "1.50 (1.20-2.00)")

@@ -201,7 +201,7 @@ def test_up_core_starts_infrastructure_and_services(no_docker, monkeypatch):
         stack, "up", lambda profile, selected: calls.append(("up", profile, selected))
     )
 
-    def wait(cat, names, started, timeout, failed, settled):
+    def wait(cat, names, started, timeout, failed, settled, **options):
         calls.append(("wait", names, timeout))
         assert failed() is None
         return [health.ServiceState(n, "running", "healthy", 1.0, "") for n in names]

@@ -93,23 +93,13 @@ def _up_and_wait(
 ) -> list[health.ServiceState]:
     """`compose up` the profile in the background and wait until `names` are healthy; the
     states give each one's seconds to healthy since `compose up`."""
-    started = time.perf_counter()
-    starting = stack.Starting(profile, catalog.profile(profile))
-    starting.start()
     try:
-        return health.wait_healthy(
-            catalog,
-            names,
-            started,
-            timeout=timeout,
-            failed=lambda: starting.error,
-            settled=lambda: not starting.is_alive(),
+        return health.start_and_wait(
+            catalog, names, lambda: stack.up(profile, catalog.profile(profile)), timeout=timeout
         )
     except health.NeverHealthy as exc:
         tail = stack.logs(exc.service, tail=20)
         raise ToolkitError(f"{exc.problem}; its last log lines:\n{tail}", exc.fix) from None
-    finally:
-        starting.join(timeout=timeout)
 
 
 def _start_once(

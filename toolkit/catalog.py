@@ -65,6 +65,7 @@ class Catalog:
     tiers: dict[int, str]
     infrastructure: dict[str, Infrastructure]
     services: dict[str, Service]
+    profile_budgets: dict[str, dict[str, Budget]] = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         try:
@@ -211,7 +212,12 @@ def parse(data: object) -> Catalog:
                     f"depends on {dep} (tier {services[dep].tier}), a heavier tier than its own",
                 )
     _reject_cycles(services)
-    return Catalog(str(data["python"]), profiles, tiers, infrastructure, services)
+    profile_budgets = {}
+    for profile, raw in (data.get("profile_budgets") or {}).items():
+        if profile not in profiles:
+            raise _problem(f"profile_budgets.{profile}", f"not a profile ({', '.join(profiles)})")
+        profile_budgets[profile] = _budgets(f"profile_budgets.{profile}", raw)
+    return Catalog(str(data["python"]), profiles, tiers, infrastructure, services, profile_budgets)
 
 
 def _reject_cycles(services: dict[str, Service]) -> None:

@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -155,19 +154,6 @@ def running_in_dev() -> set[str]:
     }
 
 
-def _wait_healthy(catalog: Catalog, names: list[str], started: float, **options):
-    """health.wait_healthy, again when a container vanished between being listed and being
-    inspected (compose, or someone else sharing the engine, replaced it meanwhile)."""
-    import docker.errors
-
-    for _ in range(5):
-        try:
-            return health.wait_healthy(catalog, names, started, **options)
-        except docker.errors.NotFound:
-            time.sleep(0.25)
-    return health.wait_healthy(catalog, names, started, **options)
-
-
 # ---- build and start --------------------------------------------------------------------
 
 
@@ -210,28 +196,15 @@ def build(
     return timings
 
 
-class _Starting(threading.Thread):
-    """Compose in the background (dependencies from production, then the dev services), so
-    polling alongside gives each service's own time to healthy, as `inv up` does."""
-
-    def __init__(self, production: list[str], dev: list[str], source_root: Path | None) -> None:
-        super().__init__(daemon=True)
-        self.production = production
-        self.dev = dev
-        self.source_root = source_root
-        self.error: ToolkitError | None = None
-
-    def run(self) -> None:
-        # --no-deps: everything needed is named, and compose still orders and waits among the
-        # named services; without it, compose would also recreate a dependency that runs in
-        # dev mode with its production definition.
-        up = ["up", "--detach", "--no-deps", "--no-build", "--pull", "never", "--quiet-pull"]
-        try:
-            if self.production:
-                _run_compose([*up, *self.production], "starting the dependencies", False, None)
-            _run_compose([*up, *self.dev], "starting dev mode", True, self.source_root)
-        except ToolkitError as exc:
-            self.error = exc
+def _start_compose(production: list[str], dev: list[str], source_root: Path | None) -> None:
+    """Dependencies from production, then the dev services."""
+    # --no-deps: everything needed is named, and compose still orders and waits among the
+    # named services; without it, compose would also recreate a dependency that runs in
+    # dev mode with its production definition.
+    up = ["up", "--detach", "--no-deps", "--no-build", "--pull", "never", "--quiet-pull"]
+    if production:
+        _run_compose([*up, *production], "starting the dependencies", False, None)
+    _run_compose([*up, *dev], "starting dev mode", True, source_root)
 
 
 def start(
@@ -266,22 +239,16 @@ def start(
         console.print(f"left in dev mode as they are: {', '.join(sorted(kept))}")
     production = [*infra, *(d.name for d in dependencies if d.name not in kept)]
     names = [*infra, *(d.name for d in dependencies), *(s.name for s in dev)]
-    starting = _Starting(production, [s.name for s in dev], source_root)
-    started = time.perf_counter()
-    starting.start()
     label = ", ".join(s.name for s in dev)
     try:
         with step(f"start {label} in dev mode and wait until healthy") as note:
-            states = _wait_healthy(
+            states = health.start_and_wait(
                 catalog,
                 names,
-                started,
+                lambda: _start_compose(production, [s.name for s in dev], source_root),
                 timeout=timeout,
                 on_change=on_change,
-                failed=lambda: starting.error,
-                settled=lambda: not starting.is_alive(),
             )
-            starting.join()
             note["note"] = f"all {len(names)} healthy"
     except health.NeverHealthy as exc:
         console.print(f"[red]{exc.problem}[/]; last log lines of {exc.service}:")
@@ -433,7 +400,7 @@ def restore(catalog: Catalog, service: Service, previous: str | None) -> None:
         )
         return
     _run_compose([*up, service.name], f"restoring {service.name}", previous == "dev", None)
-    _wait_healthy(catalog, [service.name], time.perf_counter(), timeout=120)
+    health.wait_healthy(catalog, [service.name], time.perf_counter(), timeout=120)
 
 
 def measure_reload(

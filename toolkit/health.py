@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -96,6 +98,46 @@ def wait_healthy(
     return [
         ServiceState(n, last[n][0], last[n][1], healthy_at[n][0], _url(catalog, n)) for n in names
     ]
+
+
+class _Background(threading.Thread):
+    def __init__(self, start: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.start_stack = start
+        self.error: ToolkitError | None = None
+
+    def run(self) -> None:
+        try:
+            self.start_stack()
+        except ToolkitError as exc:
+            self.error = exc
+
+
+def start_and_wait(
+    catalog: Catalog,
+    names: list[str],
+    start: Callable[[], None],
+    timeout: float = 300,
+    on_change=None,
+) -> list[ServiceState]:
+    """Run `start` (compose up) in the background and poll alongside it until every named
+    container is healthy. Compose itself waits for `service_healthy` dependencies, so polling
+    alongside is what gives each service its own seconds to healthy (since `start` began)."""
+    started = time.perf_counter()
+    starting = _Background(start)
+    starting.start()
+    try:
+        return wait_healthy(
+            catalog,
+            names,
+            started,
+            timeout=timeout,
+            on_change=on_change,
+            failed=lambda: starting.error,
+            settled=lambda: not starting.is_alive(),
+        )
+    finally:
+        starting.join(timeout=timeout)
 
 
 def _url(catalog: Catalog, name: str) -> str:

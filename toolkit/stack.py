@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,23 +115,6 @@ def up(profile: str, services: list[Service]) -> None:
         compose([profile]).compose.up(detach=True, quiet=True, no_build=True)
     except DockerException as exc:
         raise _explain(exc, f"starting profile {profile}") from None
-
-
-class Starting(threading.Thread):
-    """`compose up -d` in the background: compose itself waits for `service_healthy`
-    dependencies, so polling alongside it is what gives each service's own time to healthy."""
-
-    def __init__(self, profile: str, services: list[Service]) -> None:
-        super().__init__(daemon=True)
-        self.profile = profile
-        self.services = services
-        self.error: ToolkitError | None = None
-
-    def run(self) -> None:
-        try:
-            up(self.profile, self.services)
-        except ToolkitError as exc:
-            self.error = exc
 
 
 def down(profile: str | None, services: list[str] | None, volumes: bool) -> None:

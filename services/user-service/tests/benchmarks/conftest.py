@@ -1,23 +1,3 @@
-"""Benchmarks measure only when asked; in the ordinary suite each one runs once, as a test.
+"""Benchmarks here measure only when asked (see servicekit.pytest_benchmarks)."""
 
-Measuring is asked for with `--benchmark-only`, `--benchmark-json PATH` or `--benchmark-enable`
-(the toolkit's `bench_inprocess.in_process` passes the first two). Without them the `benchmark`
-fixture is disabled here, so `python -m pytest -q` still checks every benchmark body against
-the real backends but adds no calibration rounds and prints no benchmark table.
-"""
-
-import pytest
-
-MEASURING_OPTIONS = ("benchmark_only", "benchmark_json", "benchmark_enable")
-
-
-def measuring(config: pytest.Config) -> bool:
-    return any(config.getoption(name, default=None) for name in MEASURING_OPTIONS)
-
-
-@pytest.fixture
-def benchmark(benchmark, request: pytest.FixtureRequest):
-    """pytest-benchmark's fixture, disabled (one plain call) unless measuring was asked for."""
-    if not measuring(request.config):
-        benchmark.disabled = True
-    return benchmark
+from servicekit.pytest_benchmarks import benchmark  # noqa: F401 - the fixture, shared
