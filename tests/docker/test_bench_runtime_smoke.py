@@ -1,7 +1,7 @@
 """The runtime benchmarks against the real engine, briefly (well under a minute in all).
 
-Needs the core profile's images; the load and memory checks also need it running
-(`inv up --profile core`) and are skipped otherwise. Nothing here stops or restarts a container.
+The core profile is brought up first when it is not running (as `inv up --profile core`
+would); nothing here stops a container.
 """
 
 import asyncio
@@ -9,8 +9,7 @@ import asyncio
 import httpx
 import pytest
 
-from toolkit import bench_resources, catalog, engine, loadgen
-from toolkit.render import PROJECT
+from toolkit import bench_resources, bench_start, catalog, loadgen
 
 pytestmark = pytest.mark.docker
 
@@ -21,17 +20,13 @@ def core() -> catalog.Catalog:
 
 
 @pytest.fixture(scope="module")
-def gateway_up() -> None:
-    try:
-        httpx.get(f"{loadgen.GATEWAY_URL}/health/live", timeout=2, trust_env=False)
-    except httpx.HTTPError:
-        pytest.skip("the gateway is not answering on 127.0.0.1:8000: `inv up --profile core`")
+def gateway_up(core) -> None:
+    bench_start.ensure_up(core, "core")
+    httpx.get(f"{loadgen.GATEWAY_URL}/health/live", timeout=5, trust_env=False).raise_for_status()
 
 
-def test_dive_reads_a_production_image() -> None:
-    image = f"{PROJECT}/api-gateway:latest"
-    if not engine.client().images.list(name=image):
-        pytest.skip(f"no {image}: `inv build --services api-gateway`")
+def test_dive_reads_a_production_image(core) -> None:
+    bench_start.ensure_images([core.service("api-gateway")])
     figures = bench_resources.layers(["api-gateway"])["api-gateway"]
     assert 0 < figures["efficiency"] <= 1
     assert figures["wasted_mb"] >= 0

@@ -80,7 +80,7 @@ def test_a_saved_file_reaches_a_dev_container_without_a_rebuild(dev_image):
         module.write_text(devloop.with_marker(original, first))
         container = engine.client().containers.run(
             dev_image,
-            ["python3", "-c", render.DEV_SERVER],
+            ["python3", "-m", "servicekit.devserver"],
             detach=True,
             environment=environment,
             volumes={
