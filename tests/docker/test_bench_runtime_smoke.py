@@ -5,6 +5,7 @@ would); nothing here stops a container.
 """
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -22,7 +23,17 @@ def core() -> catalog.Catalog:
 @pytest.fixture(scope="module")
 def gateway_up(core) -> None:
     bench_start.ensure_up(core, "core")
-    httpx.get(f"{loadgen.GATEWAY_URL}/health/live", timeout=5, trust_env=False).raise_for_status()
+    # Healthy inside the container can come a moment before the published port forwards
+    # (seen once right after the image was rebuilt and the container replaced): wait for it.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{loadgen.GATEWAY_URL}/health/live", timeout=5, trust_env=False)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_dive_reads_a_production_image(core) -> None:
