@@ -46,30 +46,24 @@ def client() -> docker.DockerClient:
     return engine
 
 
-def compose_version() -> str | None:
-    """The compose v2 plugin's version, or None when `docker compose` is missing."""
+def _ask(argv: list[str]) -> subprocess.CompletedProcess | None:
+    """Run a probe command quietly; None when it is missing or hangs."""
     try:
-        result = subprocess.run(
-            ["docker", "compose", "version", "--short"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    version = result.stdout.strip().lstrip("v")
-    return version if result.returncode == 0 and version[:1].isdigit() else None
+
+
+def compose_version() -> str | None:
+    """The compose v2 plugin's version, or None when `docker compose` is missing."""
+    result = _ask(["docker", "compose", "version", "--short"])
+    version = result.stdout.strip().lstrip("v") if result else ""
+    return version if result and result.returncode == 0 and version[:1].isdigit() else None
 
 
 def has_buildx() -> bool:
-    try:
-        result = subprocess.run(
-            ["docker", "buildx", "version"], capture_output=True, timeout=20, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+    result = _ask(["docker", "buildx", "version"])
+    return result is not None and result.returncode == 0
 
 
 @functools.cache
@@ -85,17 +79,8 @@ def registry_reachable(image: str = PROBE_IMAGE) -> bool:
 
 
 def _pip_cert() -> str | None:
-    try:
-        result = subprocess.run(
-            ["pip", "config", "get", "global.cert"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None
+    result = _ask(["pip", "config", "get", "global.cert"])
+    return (result.stdout.strip() or None) if result else None
 
 
 def ca_bundle() -> Path:

@@ -32,6 +32,7 @@ from pathlib import Path
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.errors import ToolkitError
 from toolkit.images import INFRA_TAGS, PYTHON, PYTHON_BUILD
+from toolkit.wheels import sha256_file
 
 STATE_DIR = ROOT / ".cache" / "state"
 FORCE_ENV = "TIERED_FORCE"
@@ -106,14 +107,6 @@ def source_files(directory: Path) -> Iterator[Path]:
             yield Path(current) / name
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sha256_json(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -155,7 +148,7 @@ def inputs(
     for directory in (root / "services" / service.name, root / "libs" / "servicekit"):
         for path in source_files(directory):
             kind = "lock" if path.name in LOCK_FILES else "file"
-            entries[f"{kind}:{path.relative_to(root).as_posix()}"] = _sha256_file(path)
+            entries[f"{kind}:{path.relative_to(root).as_posix()}"] = sha256_file(path)
     manifest = _manifest(root)
     if manifest is None:
         entries["wheelhouse"] = "absent"

@@ -107,7 +107,8 @@ def load_manifest() -> dict:
         ) from None
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks (wheels can be hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -212,7 +213,7 @@ def fill(services: list[Service], progress=print) -> dict:
             _download(wanted, target, WHEELHOUSE)
             for path in WHEELHOUSE.glob("*.whl"):
                 if path.name not in before or path.name not in files:
-                    files[path.name] = _sha256(path)
+                    files[path.name] = sha256_file(path)
         else:
             progress(f"{service.name}: all {len(pins)} wheels present")
         prod = [p for p in requirements_of(service) if p.applies(target)]
@@ -251,7 +252,7 @@ def verify(services: list[Service]) -> dict[str, list[str]]:
                 continue
             if filename not in checked:
                 path = WHEELHOUSE / filename
-                checked[filename] = None if not path.is_file() else _sha256(path)
+                checked[filename] = None if not path.is_file() else sha256_file(path)
             actual = checked[filename]
             if actual is None:
                 issues.append(f"missing file {filename}")
