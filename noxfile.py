@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import fingerprint, stack, testing
+from toolkit import fingerprint, stack, testing, wheels
 from toolkit.render import COMPOSE_TEST_FILE
 
 nox.options.default_venv_backend = "none"
@@ -53,9 +53,11 @@ def toolkit(session: nox.Session) -> None:
 
 @nox.session(tags=["ci"])
 def offline_build(session: nox.Session) -> None:
-    """Every tier-1 image builds with the build's network disabled, from the wheelhouse."""
+    """Every tier-1 and tier-2 image builds with the build's network disabled, from the
+    wheelhouse."""
     session.run("inv", "images")
-    session.run("inv", "wheels", "--tier", "1")
+    for tier in wheels.OFFLINE_TIERS:
+        session.run("inv", "wheels", "--tier", str(tier))
     session.run("pytest", "tests/docker", "-m", "docker", *session.posargs)
 
 
@@ -79,8 +81,9 @@ def tests(session: nox.Session, service: str) -> None:
 
 @nox.session(tags=["ci"])
 def e2e(session: nox.Session) -> None:
-    """The core profile through the gateway: register, login, data, refresh, logout, bad input."""
-    session.run("inv", "up", "--profile", "core")
+    """The data profile through the gateway: a user's session, bad input, a real series replayed,
+    stored, turned into candles, indicators and signals, and watched over a WebSocket."""
+    session.run("inv", "up", "--profile", "data")
     session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)
 
 

@@ -77,3 +77,36 @@ def make_token(secret: str, **claims) -> str:
     )
     signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register_and_login(gateway: httpx.Client) -> tuple[dict, dict]:
+    """A new user, registered and logged in through the gateway: (user, tokens)."""
+    user = new_user()
+    created = gateway.post("/auth/register", json=user)
+    assert created.status_code == 201, created.text
+    assert "password" not in created.text and "hash" not in created.text
+    login = gateway.post(
+        "/auth/login", json={"username": user["username"], "password": user["password"]}
+    )
+    assert login.status_code == 200, login.text
+    return user, login.json()
+
+
+def clickhouse_scalar(query: str) -> str:
+    """One value from the stack's ClickHouse itself (not through any service's API)."""
+    out = stack.compose(["core"]).compose.execute(
+        "clickhouse",
+        [
+            "sh",
+            "-c",
+            'clickhouse-client --user "$CLICKHOUSE_USER" --password "$CLICKHOUSE_PASSWORD" '
+            '--database "$CLICKHOUSE_DB" --query "$0"',
+            query,
+        ],
+        tty=False,
+    )
+    return str(out).strip()

@@ -5,25 +5,9 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import make_token, new_user
+from tests.e2e.conftest import bearer, make_token, new_user, register_and_login
 
 pytestmark = pytest.mark.docker
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def register_and_login(gateway: httpx.Client) -> tuple[dict, dict]:
-    user = new_user()
-    created = gateway.post("/auth/register", json=user)
-    assert created.status_code == 201, created.text
-    assert "password" not in created.text and "hash" not in created.text
-    login = gateway.post(
-        "/auth/login", json={"username": user["username"], "password": user["password"]}
-    )
-    assert login.status_code == 200, login.text
-    return user, login.json()
 
 
 def test_session_lifecycle(gateway: httpx.Client) -> None:
