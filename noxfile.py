@@ -48,7 +48,15 @@ def lint(session: nox.Session) -> None:
 @nox.session(tags=["ci", "fast"])
 def toolkit(session: nox.Session) -> None:
     """The toolkit's own tests (catalog, render, wheels, env file, command errors)."""
-    session.run("pytest", "tests", "-m", "not docker", *session.posargs)
+    session.run("pytest", "tests", "-m", "not docker", "--ignore=tests/compat", *session.posargs)
+
+
+@nox.session(tags=["ci", "fast"])
+def clickhouse_sql(session: nox.Session) -> None:
+    """database-service's market SQL on a current ClickHouse (chDB, embedded); the toolkit's own
+    ClickHouse 18.16 runs it in `tests(database-service)`."""
+    session.run("uv", "sync", "--frozen", "--inexact", "--group", "compat")
+    session.run("pytest", "tests/compat", *session.posargs)
 
 
 @nox.session(tags=["ci"])
