@@ -63,6 +63,8 @@ def catalog_data() -> dict:
 
 @pytest.fixture
 def multi_tier(catalog_data) -> catalog.Catalog:
-    """The committed catalog plus one service in each of tiers 2 to 5."""
+    """The committed catalog's tier 1 plus one made-up service in each of tiers 2 to 5."""
+    services = catalog_data["services"]
+    catalog_data["services"] = {n: s for n, s in services.items() if s["tier"] == 1}
     catalog_data["services"].update(copy.deepcopy(EXTRA_SERVICES))
     return catalog.parse(catalog_data)

@@ -31,7 +31,8 @@ def names(chosen: bench.Plan) -> list[str]:
 
 def test_defaults_are_the_core_profile_every_part_three_rounds(core) -> None:
     chosen = plan(core)
-    assert (names(chosen), chosen.profile, chosen.parts) == (CORE, "core", bench.PARTS)
+    without_stream = tuple(p for p in bench.PARTS if p != "stream")  # no data-bridge in core
+    assert (names(chosen), chosen.profile, chosen.parts) == (CORE, "core", without_stream)
     assert (chosen.rounds, chosen.quick, chosen.baseline) == (3, False, True)
     assert chosen.cases == bench_build.CASES
     args = bench.parse_args([])
@@ -53,6 +54,13 @@ def test_tier_services_and_profile_select_services_and_profile(core, multi_tier)
     assert [s.name for s in gateway.running_services] == ["api-gateway"]
 
 
+def test_the_stream_part_runs_with_data_bridge_only(core) -> None:
+    assert "stream" in plan(core, "--profile", "data").parts
+    assert "stream" in plan(core, "--services", "data-bridge").parts
+    with pytest.raises(ToolkitError, match="data-bridge"):
+        plan(core, "--parts", "stream,http")
+
+
 def test_scope_arguments_exclude_each_other(core) -> None:
     with pytest.raises(SystemExit):
         bench.parse_args(["--tier", "1", "--services", "api-gateway"])
@@ -64,7 +72,7 @@ def test_scope_arguments_exclude_each_other(core) -> None:
         (["--services", "api-gatewy"], "unknown service 'api-gatewy'", "api-gateway"),
         (["--profile", "huge"], "unknown profile 'huge'", "core, data, ai, full"),
         (["--tier", "9"], "unknown tier 9", "1 (core)"),
-        (["--tier", "2"], "tier 2 has no services yet", "1"),
+        (["--tier", "3"], "tier 3 has no services yet", "1, 2"),
         (["--parts", "build,warp"], "unknown part(s): warp", "in_process"),
         (["--rounds", "0"], "rounds must be at least 1", "--rounds"),
     ],

@@ -8,6 +8,7 @@ from toolkit import catalog
 from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
+DATA = ["data-bridge", "trading-engine"]
 INFRA = ["postgres", "redis", "clickhouse"]
 
 
@@ -26,7 +27,7 @@ def test_real_catalog_loads():
     assert sorted(cat.tiers) == [1, 2, 3, 4, 5]
     assert list(cat.infrastructure) == INFRA
     assert cat.infrastructure["postgres"].port == 5432
-    assert list(cat.services) == CORE
+    assert list(cat.services) == [*CORE, *DATA]
 
 
 def test_real_catalog_service_fields():

@@ -15,6 +15,7 @@ from toolkit.errors import ToolkitError
 ROOT = catalog.ROOT
 INV = ROOT / ".venv" / "bin" / "inv"
 CORE = ["api-gateway", "user-service", "database-service"]
+DATA = ["data-bridge", "trading-engine"]
 INFRA = ["postgres", "redis", "clickhouse"]
 
 
@@ -181,7 +182,7 @@ def test_logs_unknown_service_fails_before_docker(no_docker):
         tasks.logs(Context(), "nope")
     assert info.value.code == 1
     assert "unknown service 'nope'" in info.value.message
-    assert ", ".join([*CORE, *INFRA]) in info.value.message
+    assert ", ".join([*CORE, *DATA, *INFRA]) in info.value.message
 
 
 @pytest.mark.parametrize("name", ["redis", "user-service"])

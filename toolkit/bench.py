@@ -1,7 +1,7 @@
 """`nox -s bench`: the benchmarks in one run, one results document and its report.
 
     python -m toolkit.bench [--tier N | --services A B | --profile P] [--rounds N] [--quick]
-        [--parts build,start,http,memory,in_process,layers,devloop] [--no-baseline]
+        [--parts build,start,http,memory,stream,in_process,layers,devloop] [--no-baseline]
         [--compare FILE] [--tolerance T] [--output NAME] [--report-only FILE]
 
 The parts, in the order they run (sections of toolkit/results.py in brackets):
@@ -10,6 +10,8 @@ The parts, in the order they run (sections of toolkit/results.py in brackets):
 - start: the profile from scratch until healthy, toolkit/bench_start.py [start]
 - http, memory: load through the gateway (toolkit/loadgen.py), each service's memory at idle
   and sampled under that load (toolkit/bench_resources.py) [latency.http, memory]
+- stream: ingestion into ClickHouse and WebSocket fan-out at 200 subscribers, when the
+  selection includes data-bridge (the data profile), toolkit/bench_stream.py [stream]
 - in_process: pytest-benchmark in each test container, toolkit/bench_inprocess.py
   [latency.in_process]
 - layers: `dive` on each production image, toolkit/bench_resources.py [layers]
@@ -38,6 +40,7 @@ from toolkit import (
     bench_inprocess,
     bench_resources,
     bench_start,
+    bench_stream,
     devloop,
     loadgen,
     report,
@@ -48,7 +51,8 @@ from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.console import console, table
 from toolkit.errors import ToolkitError
 
-PARTS = ("build", "start", "http", "memory", "in_process", "layers", "devloop")
+PARTS = ("build", "start", "http", "memory", "stream", "in_process", "layers", "devloop")
+STREAM_SERVICE = "data-bridge"  # the stream part measures it, so runs only when it is selected
 DEFAULT_PROFILE = "core"
 # Seconds a tier-1 service takes on a 2-core machine with its images cached (measured, rounded
 # up), per run, per round or per service as named; used until a results document has the
@@ -58,6 +62,7 @@ GUESS = {
     "start_round": 20,  # the profile removed, then up until healthy
     "load": {True: 20, False: 35},  # the three scenarios, quick or not, with their set-up
     "memory": 6,  # idle samples
+    "stream": {True: 25, False: 60},  # log in, a replay into ClickHouse, two fan-out runs
     "in_process_service": {True: 10, False: 15},  # test image refreshed, then pytest-benchmark
     "layers_service": 5,
     "devloop_service": 20,  # dev mode started, the service put back, the profile checked
@@ -165,6 +170,13 @@ def make_plan(catalog: Catalog, args: argparse.Namespace) -> Plan:
             f"unknown part(s): {', '.join(unknown) or '(none given)'}",
             f"choose from: {', '.join(PARTS)}",
         )
+    if "stream" in parts and STREAM_SERVICE not in {s.name for s in services}:
+        if args.parts != ",".join(PARTS):
+            raise ToolkitError(
+                f"the stream part measures {STREAM_SERVICE}, which is not selected",
+                f"add it: --services {STREAM_SERVICE} or --profile data",
+            )
+        parts = tuple(p for p in parts if p != "stream")  # the default parts: skip it quietly
     rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
     if rounds < 1:
         raise ToolkitError(f"rounds must be at least 1, got {rounds}", "pass --rounds 1 or more")
@@ -216,6 +228,11 @@ def measure_load(plan: Plan, run: dict) -> None:
         run["latency"]["http"] = http
 
 
+def measure_stream(plan: Plan, run: dict) -> None:
+    bench_start.ensure_up(plan.catalog, plan.profile)
+    run["stream"] = bench_stream.measure(plan.catalog, quick=plan.quick)
+
+
 def measure_in_process(plan: Plan, run: dict) -> None:
     section = run["latency"].setdefault("in_process", {})
     for service in plan.services:
@@ -258,6 +275,7 @@ def steps(plan: Plan) -> list[Step]:
         (("build",), measure_build),
         (("start",), measure_start),
         (("http", "memory"), measure_load),
+        (("stream",), measure_stream),
         (("in_process",), measure_in_process),
         (("layers",), measure_layers),
         (("devloop",), measure_devloop),
@@ -287,6 +305,8 @@ def _guess(step: Step, plan: Plan, build_previous: dict | None) -> float:
         return GUESS["layers_service"] * sum(weights)
     if step.name == "devloop":
         return (GUESS["devloop_service"] + GUESS["devloop_round"] * plan.rounds) * sum(weights)
+    if step.name == "stream":
+        return GUESS["stream"][plan.quick]
     seconds = GUESS["load"][plan.quick] if "http" in step.parts else 0
     return seconds + (GUESS["memory"] if "memory" in step.parts else 0)
 
@@ -466,6 +486,15 @@ def _headline(part: str, run: dict) -> str:
         memory = run["memory"]
         lines += [
             f"{n} {f['idle_mb']} MB idle, {f['load_mb']} MB loaded" for n, f in memory.items()
+        ]
+    elif part == "stream":
+        stream = run["stream"]
+        if stream.get("ingest"):
+            lines.append(f"ingest {stream['ingest']['ticks_per_s']} ticks/s")
+        lines += [
+            f"{name} p99 {f['p99_ms']} ms at {f['subscribers']}"
+            for name, f in stream.items()
+            if name.startswith("fanout")
         ]
     elif part == "in_process":
         tests = run["latency"]["in_process"]

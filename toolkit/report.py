@@ -16,7 +16,7 @@ from toolkit.catalog import Catalog
 
 TOLERANCE = 0.25
 # Below these changes a figure is noise, whatever its relative change (units of the figure).
-FLOORS = {"s": 0.5, "MB": 5.0, "ms": 1.0, "us": 10.0, "rps": 1.0}
+FLOORS = {"s": 0.5, "MB": 5.0, "ms": 1.0, "us": 10.0, "rps": 1.0, "ticks/s": 10.0}
 # The targets against the seed-strategy baseline (ours / baseline at most this).
 RATIO_TARGETS = {"cold_wheelhouse": 1 / 1.5, "cold_online": 1 / 3}
 IMAGE_RATIO_TARGET = 0.75  # at least 25 % smaller than the baseline and the seed's figure
@@ -303,6 +303,7 @@ def _generic_section(title: str, section: dict) -> list[str]:
 
 TITLES = {
     "memory": "Memory (MB)",
+    "stream": "Streaming: ingestion into ClickHouse and WebSocket fan-out",
     "layers": "Image layers",
     "devloop": "Dev loop: save to new code answering (s)",
 }
@@ -448,6 +449,11 @@ def figures(run: dict) -> dict[str, tuple[float, str, bool]]:
     for service, f in (run.get("memory") or {}).items():
         for key in ("idle_mb", "load_mb"):
             add(f"memory {service} {key[:-3]}", f.get(key), "MB")
+    stream = run.get("stream") or {}
+    add("stream ingest", (stream.get("ingest") or {}).get("ticks_per_s"), "ticks/s", higher=True)
+    for name, f in stream.items():
+        if name.startswith("fanout"):
+            add(f"stream {name} p99", f.get("p99_ms"), "ms")
     for service, f in (run.get("layers") or {}).items():
         add(f"layers {service} wasted", f.get("wasted_mb"), "MB")
     for service, f in (run.get("devloop") or {}).items():

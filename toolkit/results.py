@@ -10,6 +10,9 @@ markdown and a chart and compares two documents. Sections and their shapes:
 - latency["http"][name] = {p50_ms, p95_ms, p99_ms, rps, requests, errors, concurrency, seconds}
 - latency["in_process"][service][test] = {median_us, min_us, max_us, rounds}
 - memory[service] = {idle_mb, load_mb}
+- stream["ingest"] = {series, ticks, stored, seconds, ticks_per_s}; stream["fanout_direct"] and
+  stream["fanout_gateway"] = {subscribers, messages, deliveries, dropped, p50_ms, p95_ms,
+  p99_ms, max_ms}
 - layers[service] = {efficiency, wasted_mb}
 - devloop[service] = summary(seconds from saving a file to the new code answering)
 """
@@ -28,7 +31,7 @@ from toolkit.errors import ToolkitError
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 SCHEMA = 1
-SECTIONS = ("build", "baseline", "start", "latency", "memory", "layers", "devloop")
+SECTIONS = ("build", "baseline", "start", "latency", "memory", "stream", "layers", "devloop")
 
 
 def summary(samples: list[float]) -> dict:

@@ -144,3 +144,24 @@ def logs(service: str, tail: int = 50) -> str:
         )
     except DockerException as exc:
         raise _explain(exc, f"reading logs of {service}") from None
+
+
+def clickhouse_scalar(query: str) -> str:
+    """One value, as text, from the stack's ClickHouse itself (through clickhouse-client in its
+    container, with the credentials compose gave it): for checks that must not trust a
+    service's own answer, such as how many ticks are really stored."""
+    try:
+        out = compose(["core"]).compose.execute(
+            "clickhouse",
+            [
+                "sh",
+                "-c",
+                'clickhouse-client --user "$CLICKHOUSE_USER" --password "$CLICKHOUSE_PASSWORD" '
+                '--database "$CLICKHOUSE_DB" --query "$0"',
+                query,
+            ],
+            tty=False,
+        )
+    except DockerException as exc:
+        raise _explain(exc, "querying ClickHouse") from None
+    return str(out).strip()

@@ -94,19 +94,3 @@ def register_and_login(gateway: httpx.Client) -> tuple[dict, dict]:
     )
     assert login.status_code == 200, login.text
     return user, login.json()
-
-
-def clickhouse_scalar(query: str) -> str:
-    """One value from the stack's ClickHouse itself (not through any service's API)."""
-    out = stack.compose(["core"]).compose.execute(
-        "clickhouse",
-        [
-            "sh",
-            "-c",
-            'clickhouse-client --user "$CLICKHOUSE_USER" --password "$CLICKHOUSE_PASSWORD" '
-            '--database "$CLICKHOUSE_DB" --query "$0"',
-            query,
-        ],
-        tty=False,
-    )
-    return str(out).strip()

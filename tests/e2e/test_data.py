@@ -11,7 +11,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.conftest import GATEWAY, bearer, clickhouse_scalar, register_and_login
+from tests.e2e.conftest import GATEWAY, bearer, register_and_login
+from toolkit.stack import clickhouse_scalar
 
 pytestmark = pytest.mark.docker
 
