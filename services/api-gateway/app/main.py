@@ -6,9 +6,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import auth, services
+from app.api.routes import auth, services, websockets
 from app.core.clients import Clients
 from app.core.config import AUTH_SERVICE, Settings
+from app.core.redaction import redact_query_tokens
 from app.health import health_checks
 from servicekit.app import create_app
 
@@ -36,7 +37,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
 
     app = create_app(
         settings,
-        routers=[auth.router, services.router],
+        routers=[auth.router, services.router, websockets.router],
         health_checks=health_checks(clients),
         critical={"redis"},
         lifespan=lifespan,
@@ -45,6 +46,8 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     app.state.clients = clients
     # httpx logs every upstream call at INFO; servicekit's access line already covers each one.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # uvicorn logs WebSocket handshakes with their query, where browsers put the access token.
+    redact_query_tokens()
     return app
 
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
 
 from app.core.security import Identity
@@ -58,18 +59,21 @@ class BadPath(ValueError):
     """A path the gateway refuses to forward."""
 
 
-def upstream_url(base: str, request: Request, skip_segments: int) -> str:
+def upstream_url(
+    base: str, request: HTTPConnection, skip_segments: int, query: bytes | None = None
+) -> str:
     """`base` + the request's path minus its first `skip_segments` segments + its query.
 
     The raw (still percent-encoded) path is forwarded so %2F and friends reach the upstream
     exactly as sent; dot segments are refused, since an upstream resolving them would escape
-    the routed prefix.
+    the routed prefix. `query` replaces the request's own query string when given.
     """
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     parts = raw_path.decode("latin-1").split("/")[1 + skip_segments :]
     if any(unquote(part) in (".", "..") for part in parts):
         raise BadPath("path must not contain '.' or '..' segments")
-    query: bytes = request.scope.get("query_string", b"")
+    if query is None:
+        query = request.scope.get("query_string", b"")
     return base + "/" + "/".join(parts) + ("?" + query.decode("latin-1") if query else "")
 
 
@@ -83,7 +87,9 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     }
 
 
-def forward_headers(request: Request, identity: Identity | None) -> list[tuple[bytes, bytes]]:
+def forward_headers(
+    request: HTTPConnection, identity: Identity | None
+) -> list[tuple[bytes, bytes]]:
     """Client headers minus hop-by-hop and identity ones, plus what the gateway vouches for."""
     raw = request.headers.raw
     drop = DROP_FROM_CLIENT | _connection_tokens(raw)

@@ -60,6 +60,26 @@ def make_gateway(upstreams: Upstreams) -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
+def make_live_gateway(upstreams: Upstreams) -> Iterator[Callable[..., str]]:
+    """Serve gateways with uvicorn on loopback (the real protocol stack); yields ws:// URLs."""
+    with ExitStack() as stack:
+
+        def make(**overrides) -> str:
+            # Every test connects from 127.0.0.1: one shared budget, far above what they use.
+            overrides.setdefault("rate_limit_per_minute", 100_000)
+            app = create_gateway(settings_for(upstreams, **overrides))
+            url = stack.enter_context(serve(app, lifespan="on"))
+            return url.replace("http://", "ws://")
+
+        yield make
+
+
+@pytest.fixture
+def live_gateway(make_live_gateway) -> str:
+    return make_live_gateway()
+
+
+@pytest.fixture
 def gateway(make_gateway) -> TestClient:
     return make_gateway()
 

@@ -1,25 +1,17 @@
 """Per-client rate limits, counted in Redis and so shared by every worker."""
 
 import asyncio
-import time
 import uuid
 
 from redis.asyncio import Redis
 
 from app.ratelimit import WINDOW_SECONDS, RateLimiter
-from tests.utils import REDIS_URL, unique_peer
-
-
-def _away_from_window_end(margin: float = 3.0) -> None:
-    """Fixed windows reset on the minute; a test straddling the reset would count wrong."""
-    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
-    if left < margin:
-        time.sleep(left + 0.05)
+from tests.utils import REDIS_URL, away_from_window_end, unique_peer
 
 
 def test_over_the_limit_is_429_with_retry_after(make_gateway):
     gateway = make_gateway(rate_limit_per_minute=3)
-    _away_from_window_end()
+    away_from_window_end()
     statuses = [gateway.post("/auth/login", json={}).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     response = gateway.post("/auth/login", json={})
@@ -31,7 +23,7 @@ def test_over_the_limit_is_429_with_retry_after(make_gateway):
 
 
 def test_limit_is_per_client_address(make_gateway):
-    _away_from_window_end()
+    away_from_window_end()
     first = make_gateway(rate_limit_per_minute=2)
     assert [first.post("/auth/login").status_code for _ in range(3)] == [200, 200, 429]
     other = make_gateway(rate_limit_per_minute=2)  # another peer address
@@ -40,7 +32,7 @@ def test_limit_is_per_client_address(make_gateway):
 
 def test_limit_is_shared_between_workers(make_gateway):
     # Two gateway instances stand for two uvicorn workers: the count lives in Redis.
-    _away_from_window_end()
+    away_from_window_end()
     peer = unique_peer()
     worker_a = make_gateway(peer=peer, rate_limit_per_minute=4)
     worker_b = make_gateway(peer=peer, rate_limit_per_minute=4)
@@ -56,7 +48,7 @@ def test_limiter_counts_and_expires_its_keys():
         try:
             limiter = RateLimiter(redis, limit=2)
             client = f"unit-{uuid.uuid4().hex}"
-            _away_from_window_end()
+            away_from_window_end()
             assert await limiter.hit(client) is None
             assert await limiter.hit(client) is None
             retry_after = await limiter.hit(client)

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 BIG_CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
 BIG_CHUNKS = 20  # 1.25 MiB in all: past the gateway's buffering limit, so it streams
+# How each WebSocket the echo upstream served was closed by its peer, keyed by the `id` query
+# parameter the test chose: (code, reason).
+WS_CLOSES: dict[str, tuple[int, str]] = {}
 
 
 def echo_app() -> FastAPI:
@@ -54,6 +57,55 @@ def echo_app() -> FastAPI:
                 await asyncio.sleep(step)
 
         return StreamingResponse(drip(), headers={"content-length": str(count)})
+
+    @app.websocket("/ws/echo")
+    async def ws_echo(websocket: WebSocket) -> None:
+        """Describe the handshake it saw, then echo; `close <code> <reason>` makes it close."""
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=offered[0] if offered else None)
+        await websocket.send_json(
+            {
+                "path": websocket.url.path,
+                "query": websocket.scope["query_string"].decode("latin-1"),
+                "headers": [
+                    [k.decode("latin-1"), v.decode("latin-1")] for k, v in websocket.headers.raw
+                ],
+            }
+        )
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                case = websocket.query_params.get("id")
+                if case:
+                    WS_CLOSES[case] = (message.get("code", 1005), message.get("reason") or "")
+                return
+            text = message.get("text")
+            if text is not None and text.startswith("close "):
+                _, code, reason = text.split(" ", 2)
+                await websocket.close(int(code), reason)
+                return
+            if text is not None:
+                await websocket.send_text(text)
+            else:
+                await websocket.send_bytes(message.get("bytes") or b"")
+
+    @app.websocket("/ws/size/{size}")
+    async def ws_size(websocket: WebSocket, size: int) -> None:
+        """Send one binary message of `size` bytes, then wait for the peer to close."""
+        await websocket.accept()
+        await websocket.send_bytes(b"s" * size)
+        try:
+            while True:
+                await websocket.receive_bytes()
+        except WebSocketDisconnect:
+            return
+
+    @app.websocket("/ws/deny")
+    async def ws_deny(websocket: WebSocket) -> None:
+        """Refuse the handshake with an HTTP answer of its own."""
+        await websocket.send_denial_response(
+            JSONResponse({"detail": "no socket here"}, status_code=404)
+        )
 
     @app.api_route("/{path:path}", methods=ALL_METHODS)
     async def echo(request: Request, path: str) -> Response:
@@ -98,12 +150,18 @@ def _listening_socket() -> socket.socket:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
     """Serve `app` on a free loopback port in a background thread; yields its base URL."""
     sock = _listening_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        app,
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        # The peer address is the socket's: tests choose what X-Forwarded-For says upstream.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -10,12 +10,16 @@ import jwt
 
 from app.core.config import Settings
 from app.core.security import ISSUER
+from app.ratelimit import WINDOW_SECONDS
 
 SECRET = os.environ["JWT_SECRET"]
 REDIS_URL = os.environ["REDIS_URL"]
 SLOW_DELAY = 3.0
 TIMEOUT = 0.5
 MAX_BODY = 4096
+WS_MAX_MESSAGE = 8192
+# Short, so a revoked session ends an open WebSocket within a test's patience.
+WS_SESSION_CHECK = 0.2
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,18 @@ def settings_for(servers: Upstreams, /, **overrides) -> Settings:
         "public_services": ["echo-service", "slow-service", "down-service", "garbage-service"],
         "upstream_timeout": TIMEOUT,
         "max_body_bytes": MAX_BODY,
+        "ws_max_message_bytes": WS_MAX_MESSAGE,
+        "ws_session_check_seconds": WS_SESSION_CHECK,
         **overrides,
     }
     return Settings(**values)
+
+
+def away_from_window_end(margin: float = 3.0) -> None:
+    """Fixed windows reset on the minute; a test straddling the reset would count wrong."""
+    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left < margin:
+        time.sleep(left + 0.05)
 
 
 def unique_peer() -> tuple[str, int]:

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from starlette.requests import HTTPConnection
 
 from app.core.clients import Clients
 from app.core.security import Identity, authenticate
@@ -15,9 +16,12 @@ def get_clients(request: Request) -> Clients:
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 
 
-async def enforce_rate_limit(request: Request, clients: ClientsDep) -> None:
-    """429 once the socket peer (not a forgeable header) exceeds its per-minute budget."""
-    peer = request.client.host if request.client else "unknown"
+async def enforce_rate_limit(connection: HTTPConnection, clients: ClientsDep) -> None:
+    """429 once the socket peer (not a forgeable header) exceeds its per-minute budget.
+
+    Takes any connection, so a WebSocket handshake counts against the same budget.
+    """
+    peer = connection.client.host if connection.client else "unknown"
     retry_after = await clients.limiter.hit(peer)
     if retry_after is not None:
         raise HTTPException(

@@ -40,6 +40,10 @@ class Settings(ServiceSettings):
     jwt_secret: str = ""
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     upstream_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Largest WebSocket message relayed either way; uvicorn's own cap (--ws-max-size) is 16 MiB.
+    ws_max_message_bytes: int = Field(default=1_048_576, ge=1, le=16 * 1024 * 1024)
+    # How often an open WebSocket's session is re-checked: a logout ends it within this time.
+    ws_session_check_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("upstreams", mode="before")
     @classmethod

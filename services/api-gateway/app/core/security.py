@@ -25,6 +25,11 @@ class Identity:
     session_id: str
 
 
+def session_key(session_id: str) -> str:
+    """The Redis key user-service keeps a session under; logout deletes it."""
+    return f"session:{session_id}"
+
+
 def unauthorized(detail: str) -> HTTPException:
     """401 with the challenge RFC 6750 asks for (an error code only when a token was sent)."""
     challenge = "Bearer" if detail == NO_CREDENTIALS else 'Bearer error="invalid_token"'
@@ -67,7 +72,7 @@ async def authenticate(authorization: str | None, secret: str, redis: Redis) -> 
     """Verify the bearer token and that its session still exists (so logout is immediate)."""
     identity = decode_access_token(bearer_token(authorization), secret)
     try:
-        alive = await redis.exists(f"session:{identity.session_id}")
+        alive = await redis.exists(session_key(identity.session_id))
     except (RedisError, OSError) as exc:
         # Fail closed: without the session store a logged-out token would still pass.
         log.warning("session check failed: %s: %s", type(exc).__name__, exc)

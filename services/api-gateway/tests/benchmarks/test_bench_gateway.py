@@ -82,3 +82,19 @@ def test_forwarded_request(benchmark, make_gateway, session) -> None:
     gateway = make_gateway(rate_limit_per_minute=100_000_000)
     response = benchmark(gateway.get, "/auth/me", headers=session.headers)
     assert response.status_code == 200, response.text
+
+
+def test_websocket_message_round_trip(benchmark, make_live_gateway, session) -> None:
+    """One text message client -> gateway -> echo upstream -> gateway -> client, over loopback
+    through uvicorn (the gateway's relay tasks, not the handshake, are what is measured)."""
+    from websockets.sync.client import connect
+
+    url = f"{make_live_gateway()}/api/echo-service/ws/echo"
+    with connect(url, additional_headers=session.headers, open_timeout=5) as ws:
+        ws.recv(timeout=5)  # the upstream's description of the handshake
+
+        def round_trip() -> str | bytes:
+            ws.send("tick")
+            return ws.recv(timeout=5)
+
+        assert benchmark(round_trip) == "tick"
