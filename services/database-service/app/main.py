@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.main import routers
 from app.core.backends import Backends
+from app.core.clickhouse import ClickHouseUnavailable
 from app.core.config import Settings, get_settings
 from app.core.postgres import UNAVAILABLE_ERRORS
 from servicekit.app import create_app
@@ -22,6 +23,16 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     return JSONResponse(
         {"detail": "database unavailable, retry later"},
+        status_code=503,
+        headers={"retry-after": "1"},
+    )
+
+
+async def _clickhouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Same reasoning as above; the market API's callers keep their data and retry on 503.
+    log.warning("clickhouse unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "clickhouse unavailable, retry later"},
         status_code=503,
         headers={"retry-after": "1"},
     )
@@ -53,6 +64,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.backends = backends
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _database_unavailable)
+    app.add_exception_handler(ClickHouseUnavailable, _clickhouse_unavailable)
     return app
 
 

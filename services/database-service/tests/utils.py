@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: unique users, free ports, async runners, a switchable TCP relay."""
+"""Helpers shared by the tests: unique users, symbols and tick batches, free ports, async
+runners, a switchable TCP relay."""
 
 import asyncio
 import contextlib
@@ -24,6 +25,38 @@ def new_user(**overrides: str) -> dict[str, str]:
         "username": f"t_{tag}",
         "email": f"t_{tag}@example.test",
         "password_hash": f"$2b$12${uuid.uuid4().hex}",
+    }
+    body.update(overrides)
+    return body
+
+
+# 2023-11-14T00:00:00Z in epoch ms: a UTC midnight, so aligned to every candle interval.
+EPOCH_MS = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000
+
+
+def new_symbol() -> str:
+    """A market symbol nobody else has used (16 characters, the contract's maximum)."""
+    return "T" + uuid.uuid4().hex[:15].upper()
+
+
+def new_batch(
+    symbols: list[str] | str, n: int = 10, start_ms: int = EPOCH_MS, **overrides: Any
+) -> dict[str, Any]:
+    """A POST /market/ticks body: ``n`` ticks 1 ms apart, round-robin over ``symbols``."""
+    symbols = [symbols] if isinstance(symbols, str) else symbols
+    ticks = [
+        {
+            "symbol": symbols[i % len(symbols)],
+            "ts_ms": start_ms + i,
+            "price": 100.0 + i / 100,
+            "volume": float(i % 7),
+        }
+        for i in range(n)
+    ]
+    body: dict[str, Any] = {
+        "batch_id": f"test:{uuid.uuid4().hex}",
+        "source": f"test:{uuid.uuid4().hex[:12]}",
+        "ticks": ticks,
     }
     body.update(overrides)
     return body

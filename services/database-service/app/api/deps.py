@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 
 from app.core.backends import Backends
+from app.core.clickhouse import ClickHouse
 from app.core.config import Settings
 
 INTERNAL_TOKEN_HEADER = "x-internal-token"  # noqa: S105 - a header name, not a secret
@@ -34,6 +35,23 @@ async def get_db(backends: BackendsDep, settings: SettingsDep) -> AsyncIterator[
 
 
 DbDep = Annotated[asyncpg.Connection, Depends(get_db)]
+
+
+def get_pool(backends: BackendsDep) -> asyncpg.Pool:
+    """The pool itself, for work that must outlive the request (it acquires on its own)."""
+    if backends.pool is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database not connected")
+    return backends.pool
+
+
+def get_clickhouse(backends: BackendsDep) -> ClickHouse:
+    if backends.clickhouse is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "clickhouse not connected")
+    return backends.clickhouse
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+ClickHouseDep = Annotated[ClickHouse, Depends(get_clickhouse)]
 
 
 def verify_internal_token(request: Request) -> None:

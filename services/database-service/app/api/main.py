@@ -1,5 +1,5 @@
 """All routers of the service, gathered for app/main.py."""
 
-from app.api.routes import users
+from app.api.routes import market, users
 
-routers = [users.router]
+routers = [users.router, market.router]

@@ -11,6 +11,7 @@ from app.core import migrations, postgres
 from app.core import redis as redis_backend
 from app.core.clickhouse import ClickHouse
 from app.core.config import Settings
+from app.market.sql import DDL as MARKET_DDL
 from servicekit.health import Check
 from servicekit.retry import with_backoff
 
@@ -41,10 +42,11 @@ class Backends:
         meanwhile, and their clients connect on first use whenever that succeeds.
         """
         self.redis = redis_backend.create_client(self.settings)
-        self.clickhouse = ClickHouse(self.settings)
+        self.clickhouse = ClickHouse(self.settings, schema=MARKET_DDL)
         self._background = [
             asyncio.create_task(self._wait_optional("redis", self.check_redis)),
-            # Besides logging readiness, this creates the ClickHouse database as soon as it can.
+            # Besides logging readiness, this creates the ClickHouse database and tables as soon
+            # as it can.
             asyncio.create_task(self._wait_optional("clickhouse", self.check_clickhouse)),
         ]
         await self._start_postgres()

@@ -16,6 +16,8 @@ class Settings(ServiceSettings):
 
     service_name: str = "database-service"
     port: int = 8003
+    # A full tick batch (50,000 ticks, about 100 bytes each in JSON) must fit.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     postgres_host: str = "postgres"
     postgres_port: int = Field(default=5432, ge=1, le=65535)

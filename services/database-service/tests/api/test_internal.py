@@ -15,6 +15,11 @@ ROUTES = [
     ("GET", "/users/by-username/someone"),
     ("GET", "/users/by-email/someone@example.test"),
     ("PATCH", f"/users/{uuid.uuid4()}"),
+    ("POST", "/market/ticks"),
+    ("POST", "/market/candles"),
+    ("GET", "/market/candles?symbol=AAA&interval=1m"),
+    ("GET", "/market/ticks/count"),
+    ("GET", "/market/symbols"),
 ]
 
 
@@ -48,6 +53,8 @@ def test_the_token_is_checked_before_the_body(client: TestClient) -> None:
     )
     assert response.status_code == 401
     response = client.patch("/users/not-a-uuid", json={})
+    assert response.status_code == 401
+    response = client.get("/market/candles?interval=never")
     assert response.status_code == 401
 
 

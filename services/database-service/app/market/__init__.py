@@ -1,0 +1,1 @@
+"""Market data (ticks and candles) in ClickHouse: schemas, SQL and storage."""
