@@ -1,0 +1,108 @@
+"""Fixtures: the app against the real database-service and Redis named by the environment.
+
+Storage is shared and never emptied, so every test stores its candles under its own random
+symbols (tests.utils.unique_symbol). The two real series are stored once per session.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+REQUIRED_ENV = ("DATABASE_SERVICE_URL", "REDIS_URL", "INTERNAL_TOKEN")
+_missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+if _missing:
+    raise pytest.UsageError(
+        f"set {', '.join(_missing)} (a running database-service and Redis) to run these tests"
+    )
+
+from app.core.config import Settings  # noqa: E402 - needs the environment checked above
+from app.main import build_app  # noqa: E402
+from tests.utils import frame_candles, real_series, unique_symbol  # noqa: E402
+
+# database-service takes up to 8 MiB a request; 2,000 candles are about 300 kB.
+SEED_CHUNK = 2_000
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    return build_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """Start an app built with other settings; stopped at the end of the test."""
+    started: list[TestClient] = []
+
+    def make(**overrides) -> TestClient:
+        test_client = TestClient(build_app(Settings(**overrides)))
+        test_client.__enter__()
+        started.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in started:
+        test_client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[httpx.Client]:
+    """database-service itself, where the tests store their candles."""
+    with httpx.Client(
+        base_url=settings.database_service_url,
+        headers={"X-Internal-Token": settings.internal_token},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
+    """POST candles to database-service's market API."""
+
+    def store(candles: list[dict]) -> None:
+        for i in range(0, len(candles), SEED_CHUNK):
+            response = database.post(
+                "/market/candles", json={"candles": candles[i : i + SEED_CHUNK]}
+            )
+            assert response.status_code == 200, response.text
+
+    return store
+
+
+@pytest.fixture(scope="session")
+def eurusd(store_candles) -> str:
+    """A symbol holding the 5,000 real EURUSD hourly candles."""
+    symbol = unique_symbol()
+    store_candles(frame_candles(symbol, "1h", real_series("EURUSD")))
+    return symbol
+
+
+@pytest.fixture(scope="session")
+def goog(store_candles) -> str:
+    """A symbol holding the 2,148 real GOOG daily candles."""
+    symbol = unique_symbol()
+    store_candles(frame_candles(symbol, "1d", real_series("GOOG")))
+    return symbol
