@@ -8,8 +8,19 @@ import time
 
 from invoke import Exit, task
 
+from toolkit import (
+    builds,
+    devloop,
+    engine,
+    envfile,
+    fingerprint,
+    health,
+    images,
+    render,
+    stack,
+    wheels,
+)
 from toolkit import catalog as catalog_mod
-from toolkit import devloop, engine, envfile, fingerprint, health, images, render, stack, wheels
 from toolkit.console import console, mb, step, table
 from toolkit.errors import ToolkitError
 
@@ -153,22 +164,6 @@ def env(c):
     console.print(f"{path}: " + (f"added {', '.join(added)}" if added else "complete"))
 
 
-def _prepare(selected) -> None:
-    """What any build needs first: base images, and a note when wheels are missing."""
-    if images.missing():
-        images.ensure_all()
-    problems = wheels.verify(selected)
-    incomplete = [name for name, issues in problems.items() if issues]
-    if incomplete:
-        console.print(
-            f"[yellow]note:[/] wheelhouse incomplete for {', '.join(incomplete)}: those "
-            "builds use the online index (`inv wheels` makes them offline-ready)"
-        )
-        corrupt = [i for issues in problems.values() for i in issues if i.startswith("corrupt")]
-        if corrupt:
-            raise ToolkitError(corrupt[0], "delete that file and run `inv wheels`")
-
-
 @task(
     help={
         "services": "service names (default: the profile's)",
@@ -190,22 +185,9 @@ def build(c, services="", profile="full", target="production", no_cache=False, f
     if target == "application":
         timings = devloop.build(cat, selected, force=force, cache=not no_cache)
     else:
-        timings = {s.name: None for s in selected}
-        decisions = {}
-        for service in selected:
-            decision = fingerprint.decide(cat, service, purpose, force=force or no_cache)
-            if decision.skip:
-                console.print(f"[dim]skip[/] {service.name}: {decision.reason}")
-            else:
-                decisions[service.name] = decision
-        todo = [s for s in selected if s.name in decisions]
-        if todo:
-            _prepare(todo)
-        for service in todo:
-            with step(f"build {service.name} ({target}; {decisions[service.name].reason})") as note:
-                timings.update(stack.build([service], target=target, cache=not no_cache))
-                note["note"] = f"{timings[service.name]:.1f}s"
-            fingerprint.record(cat, service, purpose, decisions[service.name])
+        timings = builds.ensure_built(
+            cat, selected, target, force=force or no_cache, cache=not no_cache
+        )
     client = stack.compose()
     rows = []
     for service in selected:
@@ -241,12 +223,7 @@ def up(c, profile="core", timeout=300, build_=False, dev=False):
         devloop.print_states(states)
         return
     selected = cat.profile(profile)
-    missing = [s for s in selected if build_ or not stack.image_present(s)]
-    if missing:
-        _prepare(missing)
-        for service in missing:
-            with step(f"build {service.name}"):
-                stack.build([service])
+    builds.ensure_built(cat, selected, force=build_)
     conflicts = stack.port_conflicts(cat, selected)
     if conflicts:
         raise Exit(

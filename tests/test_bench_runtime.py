@@ -530,11 +530,9 @@ def test_a_start_round_times_each_container_from_compose_up(core, monkeypatch) -
         bench_start._start_once(core, "core", ["redis", "api-gateway"], 60)
 
 
-def test_ensure_up_builds_only_missing_images_then_waits_for_the_profile(core, monkeypatch):
+def test_ensure_up_builds_what_is_out_of_date_then_waits_for_the_profile(core, monkeypatch):
     built, waited = [], []
-    monkeypatch.setattr(bench_start.stack, "image_present", lambda s: s.name != "user-service")
-    monkeypatch.setattr(bench_start.images, "missing", lambda: [])
-    monkeypatch.setattr(bench_start.stack, "build", lambda services: built.extend(services))
+    monkeypatch.setattr(bench_start.builds, "ensure_built", lambda cat, s: built.extend(s))
     monkeypatch.setattr(bench_start.stack, "port_conflicts", lambda cat, services: [])
 
     def up_and_wait(cat, profile, names, timeout):
@@ -543,7 +541,7 @@ def test_ensure_up_builds_only_missing_images_then_waits_for_the_profile(core, m
 
     monkeypatch.setattr(bench_start, "_up_and_wait", up_and_wait)
     bench_start.ensure_up(core, "core")
-    assert [s.name for s in built] == ["user-service"]
+    assert [s.name for s in built] == CORE
     assert waited == [["postgres", "redis", "clickhouse", *CORE]]
     taken = "port 8000 (api-gateway) is already taken on 127.0.0.1"
     monkeypatch.setattr(bench_start.stack, "port_conflicts", lambda cat, services: [taken])

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from invoke import Collection, Context, Exit, Program
 
-from toolkit import catalog, engine, health, images, render, stack, wheels
+from toolkit import builds, catalog, engine, health, images, render, stack, wheels
 from toolkit.errors import ToolkitError
 
 ROOT = catalog.ROOT
@@ -196,7 +196,9 @@ def test_logs_accepts_services_and_infrastructure(monkeypatch, capsys, name):
 
 def test_up_core_starts_infrastructure_and_services(no_docker, monkeypatch):
     calls = []
-    monkeypatch.setattr(stack, "image_present", lambda service: True)
+    monkeypatch.setattr(
+        builds, "ensure_built", lambda cat, selected, force: calls.append(("build", selected))
+    )
     monkeypatch.setattr(stack, "port_conflicts", lambda cat, selected: [])
     monkeypatch.setattr(
         stack, "up", lambda profile, selected: calls.append(("up", profile, selected))
@@ -214,12 +216,14 @@ def test_up_core_starts_infrastructure_and_services(no_docker, monkeypatch):
     (_, profile, selected), (_, names, timeout) = by_kind["up"], by_kind["wait"]
     assert profile == "core"
     assert [s.name for s in selected] == CORE
+    assert [s.name for s in by_kind["build"][1]] == CORE  # built first when out of date
+    assert calls[0][0] == "build"
     assert names == [*INFRA, *CORE]
     assert timeout == 7.0
 
 
 def test_up_stops_on_a_port_conflict_before_starting(no_docker, monkeypatch):
-    monkeypatch.setattr(stack, "image_present", lambda service: True)
+    monkeypatch.setattr(builds, "ensure_built", lambda cat, selected, force: None)
     monkeypatch.setattr(
         stack, "port_conflicts", lambda cat, selected: ["port 8000 (api-gateway) is already taken"]
     )

@@ -204,7 +204,7 @@ def measure_build(plan: Plan, run: dict) -> None:
 
 
 def measure_start(plan: Plan, run: dict) -> None:
-    bench_start.ensure_images(plan.catalog.profile(plan.profile))
+    bench_start.ensure_images(plan.catalog, plan.catalog.profile(plan.profile))
     run["start"] = bench_start.start_times(plan.catalog, plan.profile, plan.rounds)
 
 
@@ -240,7 +240,7 @@ def measure_in_process(plan: Plan, run: dict) -> None:
 
 
 def measure_layers(plan: Plan, run: dict) -> None:
-    bench_start.ensure_images(plan.services)
+    bench_start.ensure_images(plan.catalog, plan.services)
     run["layers"] = bench_resources.layers(plan.services)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import docker.errors
 
-from toolkit import engine, health, images, results, stack
+from toolkit import builds, engine, health, results, stack
 from toolkit.catalog import Catalog, Service
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
@@ -233,14 +233,9 @@ def _show_start(catalog: Catalog, profile: str, section: dict) -> None:
 # ---- a profile running, for the benchmarks that need one -------------------------------------
 
 
-def ensure_images(services: Iterable[Service]) -> None:
-    """Build the production images that are missing (base images first), as `inv up` does."""
-    missing = [s for s in services if not stack.image_present(s)]
-    if missing and images.missing():
-        images.ensure_all()
-    for service in missing:
-        with step(f"build {service.name} (no image yet)"):
-            stack.build([service])
+def ensure_images(catalog: Catalog, services: Iterable[Service]) -> None:
+    """Build the production images that are missing or out of date, as `inv up` does."""
+    builds.ensure_built(catalog, services)
 
 
 def ensure_up(catalog: Catalog, profile: str, timeout: float = 300) -> None:
@@ -248,7 +243,7 @@ def ensure_up(catalog: Catalog, profile: str, timeout: float = 300) -> None:
     `inv up --profile P` leaves it: compose leaves alone what already runs from the current
     image and definition, and replaces the rest (a dev-mode container, an older image)."""
     selected = catalog.profile(profile)
-    ensure_images(selected)
+    ensure_images(catalog, selected)
     conflicts = stack.port_conflicts(catalog, selected)
     if conflicts:
         raise ToolkitError(

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from toolkit import fingerprint, health, images, results, stack
+from toolkit import builds, fingerprint, health, images, results, stack
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.console import console, step
 from toolkit.errors import ToolkitError
@@ -223,10 +223,7 @@ def start(
     dependencies, infra = plan(catalog, dev)
     if images.missing():
         images.ensure_all()
-    for dependency in dependencies:
-        if not stack.image_present(dependency):
-            with step(f"build {dependency.name} (a dependency, from its production image)"):
-                stack.build([dependency])
+    builds.ensure_built(catalog, dependencies)
     build(catalog, dev, force=force_build)
     conflicts = stack.port_conflicts(catalog, [*dev, *dependencies])
     if conflicts:

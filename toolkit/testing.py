@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import subprocess
 
-from toolkit import images, stack
+from toolkit import builds, images, stack
 from toolkit.catalog import Catalog, Service
 from toolkit.console import console, step
 from toolkit.render import COMPOSE_TEST_FILE, PROJECT
 
 
 def prepare(catalog: Catalog, service: Service) -> None:
-    """Base images, the production images the service needs running, and its test image."""
+    """Base images, the production images the service needs running (current: a suite must
+    never meet yesterday's database-service), and its test image."""
     if images.missing():
         images.ensure_all()
     dependencies, _ = catalog.needs(service)
-    for dependency in dependencies:
-        if not stack.image_present(dependency):
-            with step(f"build {dependency.name} (needed by {service.name}'s tests)"):
-                stack.build([dependency])
+    builds.ensure_built(catalog, dependencies)
     with step(f"build {service.name} test image") as note:
         seconds = stack.build([service], target="test")[service.name]
         note["note"] = f"{seconds:.1f}s"

@@ -37,7 +37,7 @@ def gateway_up(core) -> None:
 
 
 def test_dive_reads_a_production_image(core) -> None:
-    bench_start.ensure_images([core.service("api-gateway")])
+    bench_start.ensure_images(core, [core.service("api-gateway")])
     figures = bench_resources.layers(["api-gateway"])["api-gateway"]
     assert 0 < figures["efficiency"] <= 1
     assert figures["wasted_mb"] >= 0

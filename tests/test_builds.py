@@ -1,0 +1,35 @@
+"""toolkit/builds.py without Docker: only the images whose inputs changed are built, and each
+build is recorded against the decision taken before it."""
+
+from toolkit import builds, catalog, fingerprint
+
+
+def test_only_out_of_date_images_are_built_and_recorded(monkeypatch) -> None:
+    cat = catalog.load()
+    core = cat.tier(1)
+    stale = {"user-service"}
+
+    def decide(c, service, purpose, force=False):
+        skip = service.name not in stale and not force
+        return fingerprint.Decision(service.name, purpose, skip, "why", "d", {}, ())
+
+    built, recorded, prepared = [], [], []
+    monkeypatch.setattr(fingerprint, "decide", decide)
+    monkeypatch.setattr(fingerprint, "record", lambda c, s, p, d: recorded.append((s.name, d)))
+    monkeypatch.setattr(builds, "prepare", lambda services: prepared.extend(services))
+    monkeypatch.setattr(
+        builds.stack,
+        "build",
+        lambda services, target, cache: built.append((services[0].name, target, cache))
+        or {services[0].name: 1.5},
+    )
+    timings = builds.ensure_built(cat, core)
+    assert built == [("user-service", "production", True)]
+    assert [s.name for s in prepared] == ["user-service"]
+    assert [name for name, _ in recorded] == ["user-service"]
+    assert timings == {"api-gateway": None, "user-service": 1.5, "database-service": None}
+
+    built.clear()
+    builds.ensure_built(cat, core, "test", force=True)
+    assert [name for name, *_ in built] == [s.name for s in core]
+    assert {target for _, target, _ in built} == {"test"}
