@@ -1,0 +1,88 @@
+"""Tick validation: every malformed tick is refused with one reason, never an exception."""
+
+import math
+
+import pytest
+
+from app.core.ticks import SymbolLimitError, SymbolRegistry, Tick, TickValidator, parse_tick
+
+
+@pytest.fixture
+def validator() -> TickValidator:
+    return TickValidator(SymbolRegistry(["EURUSD", "GOOG"], limit=10), tolerance_ms=1000)
+
+
+def test_normalizes_symbol_timestamp_and_numbers(validator: TickValidator) -> None:
+    assert validator.check(
+        {"symbol": " eurusd ", "ts": "2017-04-19T09:00:00", "price": "1.07", "volume": 3}
+    ) == Tick("EURUSD", 1492592400000, 1.07, 3.0)
+    assert validator.check({"symbol": "GOOG", "ts": 1492592401.5, "price": 2}) == Tick(
+        "GOOG", 1492592401500, 2.0, 0.0
+    )
+    assert validator.check(
+        {"symbol": "eurusd", "ts": "2017-04-19T11:00:00+02:00", "price": 2, "volume": None}
+    ) == Tick("EURUSD", 1492592400000, 2.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (5, "malformed"),
+        ([], "malformed"),
+        ({"ts_ms": 1, "price": 1}, "malformed"),
+        ({"symbol": "GOOG", "price": 1}, "malformed"),
+        ({"symbol": "GOOG", "ts_ms": 1}, "malformed"),
+        ({"symbol": 7, "ts_ms": 1, "price": 1}, "malformed"),
+        ({"symbol": "GOOG", "ts_ms": True, "price": 1}, "malformed"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": "cheap"}, "malformed"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": [1]}, "malformed"),
+        ({"symbol": "GOOG", "ts": "yesterday", "price": 1}, "malformed"),
+        ({"symbol": "GO OG", "ts_ms": 1, "price": 1}, "invalid_symbol"),
+        ({"symbol": "A" * 17, "ts_ms": 1, "price": 1}, "invalid_symbol"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": math.nan}, "not_finite"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": "inf"}, "not_finite"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": 1, "volume": -math.inf}, "not_finite"),
+        ({"symbol": "GOOG", "ts_ms": math.nan, "price": 1}, "not_finite"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": 0}, "non_positive_price"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": -2.5}, "non_positive_price"),
+        ({"symbol": "GOOG", "ts_ms": 1, "price": 1, "volume": -1}, "negative_volume"),
+        ({"symbol": "GOOG", "ts_ms": -5, "price": 1}, "bad_timestamp"),
+        ({"symbol": "GOOG", "ts_ms": 5_000_000_000_000, "price": 1}, "bad_timestamp"),
+        ({"symbol": "TSLA", "ts_ms": 1, "price": 1}, "unknown_symbol"),
+    ],
+)
+def test_rejects_with_reason(validator: TickValidator, raw: object, reason: str) -> None:
+    assert validator.check(raw) == reason
+
+
+def test_out_of_order_beyond_tolerance_per_symbol(validator: TickValidator) -> None:
+    base = 1_600_000_000_000
+    assert isinstance(validator.check({"symbol": "GOOG", "ts_ms": base, "price": 1}), Tick)
+    # Within the tolerance: accepted, and the watermark does not move back.
+    assert isinstance(validator.check({"symbol": "GOOG", "ts_ms": base - 1000, "price": 1}), Tick)
+    assert validator.check({"symbol": "GOOG", "ts_ms": base - 1001, "price": 1}) == "out_of_order"
+    # Another symbol has its own clock.
+    assert isinstance(validator.check({"symbol": "EURUSD", "ts_ms": 1, "price": 1}), Tick)
+    assert validator.watermarks == {"GOOG": base, "EURUSD": 1}
+
+
+def test_rejected_ticks_do_not_move_the_watermark(validator: TickValidator) -> None:
+    assert validator.check({"symbol": "GOOG", "ts_ms": 10_000, "price": -1}) == (
+        "non_positive_price"
+    )
+    assert isinstance(validator.check({"symbol": "GOOG", "ts_ms": 1, "price": 1}), Tick)
+
+
+def test_registry_grows_to_its_limit_only() -> None:
+    registry = SymbolRegistry(["GOOG"], limit=3)
+    assert registry.declare(["aapl", "GOOG"]) == ["AAPL", "GOOG"]
+    assert "AAPL" in registry
+    with pytest.raises(SymbolLimitError):
+        registry.declare(["MSFT", "TSLA"])
+    with pytest.raises(ValueError, match="does not match"):
+        registry.declare(["bad symbol"])
+    assert len(registry) == 2
+
+
+def test_parse_tick_ignores_known_symbols() -> None:
+    assert parse_tick({"symbol": "ANY", "ts_ms": 1.4, "price": 1}) == Tick("ANY", 1, 1.0, 0.0)
