@@ -20,8 +20,9 @@ def test_only_out_of_date_images_are_built_and_recorded(monkeypatch) -> None:
     monkeypatch.setattr(
         builds.stack,
         "build",
-        lambda services, target, cache: built.append((services[0].name, target, cache))
-        or {services[0].name: 1.5},
+        lambda services, target, cache: (
+            built.append((services[0].name, target, cache)) or {services[0].name: 1.5}
+        ),
     )
     timings = builds.ensure_built(cat, core)
     assert built == [("user-service", "production", True)]

@@ -322,7 +322,13 @@ def test_compose_top_level():
     cat = catalog.load()
     document = render.compose(cat)
     assert document["name"] == "tiered"
-    assert set(document["volumes"]) == {f"{i}-data" for i in cat.infrastructure}
+    assert set(document["volumes"]) == {f"{i}-data" for i in cat.infrastructure} | {
+        "data-bridge-state"  # the service with `state: true`
+    }
+    assert document["services"]["data-bridge"]["volumes"] == [
+        f"data-bridge-state:{render.STATE_DIR}"
+    ]
+    assert "volumes" not in document["services"]["trading-engine"]
     services = all_services(document)
     for service in cat.services.values():
         definition = services[service.name]
