@@ -3,7 +3,7 @@
 from http.cookiejar import CookieJar
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -12,6 +12,12 @@ from app.ratelimit import RateLimiter
 
 # Redis answers in well under a millisecond; waiting longer only delays fail-open/fail-closed.
 REDIS_TIMEOUT = 0.5
+# Connections per worker process. A burst of requests beyond it (200 WebSocket handshakes at
+# once, each checking the rate limit and the session) waits up to REDIS_POOL_WAIT for a free
+# connection instead of failing: redis-py's default pool refuses at once ("Too many
+# connections"), which the gateway would turn into 503s.
+REDIS_MAX_CONNECTIONS = 64
+REDIS_POOL_WAIT = 2.0
 
 
 class _DiscardingJar(CookieJar):
@@ -53,8 +59,10 @@ class Clients:
 
     def open(self) -> None:
         settings = self.settings
-        self._redis = Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_POOL_WAIT,
             socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT,
             # One quick retry covers a connection Redis dropped; the default backs off for
@@ -62,6 +70,7 @@ class Clients:
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
         )
+        self._redis = Redis.from_pool(pool)  # closing the client closes its pool
         timeout = settings.upstream_timeout
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
