@@ -105,7 +105,8 @@ def bench(session: nox.Session) -> None:
 @nox.session(default=False, tags=["ci"])
 def bench_smoke(session: nox.Session) -> None:
     """The cheapest benchmark end to end (2-3 minutes): one service, quick, no baseline, then
-    its result compared with itself, which must find no regression (JSON, report, compare)."""
+    its result compared with itself, which must find no regression (JSON, report, compare);
+    then the stream part on data-bridge."""
     output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
     session.run(
         "python",
@@ -122,3 +123,18 @@ def bench_smoke(session: nox.Session) -> None:
     )
     path = f"benchmarks/results/{output}"
     session.run("python", "-m", "toolkit.bench", "--report-only", path, "--compare", path)
+    # The data tier's streaming figures on the data profile `e2e` left running (quick: a 4,000
+    # tick replay into ClickHouse, 200 WebSockets direct and through the gateway).
+    session.run(
+        "python",
+        "-m",
+        "toolkit.bench",
+        "--quick",
+        "--services",
+        "data-bridge",
+        "--parts",
+        "stream",
+        "--no-baseline",
+        "--output",
+        "ci/bench-stream.json",
+    )
