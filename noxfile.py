@@ -104,9 +104,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(default=False, tags=["ci"])
 def bench_smoke(session: nox.Session) -> None:
-    """The cheapest benchmark end to end (2-3 minutes): one service, quick, no baseline, then
-    its result compared with itself, which must find no regression (JSON, report, compare);
-    then the stream part on data-bridge."""
+    """The cheapest benchmark end to end (3-4 minutes): a tier-1 and a tier-2 service, quick, no
+    baseline, on the data profile (e2e leaves it running), then the result compared with
+    itself, which must find no regression (JSON, report, compare)."""
     output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
     session.run(
         "python",
@@ -115,26 +115,12 @@ def bench_smoke(session: nox.Session) -> None:
         "--quick",
         "--services",
         "api-gateway",
+        "data-bridge",
         "--no-baseline",
         "--parts",
-        "build,start,http,memory,layers",
+        "build,start,http,memory,stream,layers",
         "--output",
         output,
     )
     path = f"benchmarks/results/{output}"
     session.run("python", "-m", "toolkit.bench", "--report-only", path, "--compare", path)
-    # The data tier's streaming figures on the data profile `e2e` left running (quick: a 4,000
-    # tick replay into ClickHouse, 200 WebSockets direct and through the gateway).
-    session.run(
-        "python",
-        "-m",
-        "toolkit.bench",
-        "--quick",
-        "--services",
-        "data-bridge",
-        "--parts",
-        "stream",
-        "--no-baseline",
-        "--output",
-        "ci/bench-stream.json",
-    )

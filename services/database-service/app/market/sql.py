@@ -4,7 +4,9 @@ The SQL must run unchanged on the ClickHouse 18.16 of the dev hosts and on a cur
 so it sticks to what both accept: epoch milliseconds in UInt64 (18.16 has no DateTime64), no
 LowCardinality or Nullable, the ``ENGINE = X() ORDER BY (...)`` syntax, and no partitioning by
 the data's time (a current server refuses an insert touching over 100 partitions, and a
-historical replay would). ``interval`` is a keyword, so that column is always back-quoted.
+historical replay would). No column is called ``interval``: it is a keyword, and ClickHouse
+18.16 writes a table's metadata without the back-quotes it was created with, then fails to
+parse that file when it restarts (the candle interval is the column ``timeframe``).
 
 Values travel as clickhouse-driver parameters (``%(name)s``, quoted by the driver); a tuple
 parameter renders as ``('A', 'B')``, which ``IN`` accepts on both versions (a list would not).
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS tick_batches (
 CANDLES_TABLE = """
 CREATE TABLE IF NOT EXISTS candles (
     symbol     String,
-    `interval` String,
+    timeframe  String,
     start_ms   UInt64,
     open       Float64,
     high       Float64,
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS candles (
     volume     Float64,
     ticks      UInt64,
     version    UInt64
-) ENGINE = ReplacingMergeTree(version) ORDER BY (symbol, `interval`, start_ms)
+) ENGINE = ReplacingMergeTree(version) ORDER BY (symbol, timeframe, start_ms)
 """
 
 # Run in this order at first use (app/core/clickhouse.py); each statement is idempotent.
@@ -96,7 +98,7 @@ GROUP BY symbol ORDER BY symbol
 
 CANDLE_COLUMNS = (
     "symbol",
-    "`interval`",
+    "timeframe",
     "start_ms",
     "open",
     "high",
@@ -113,7 +115,7 @@ SELECT_CANDLES = """
 SELECT start_ms, open, high, low, close, volume, ticks FROM (
     SELECT start_ms, open, high, low, close, volume, ticks
     FROM candles FINAL
-    WHERE symbol = %(symbol)s AND `interval` = %(interval)s
+    WHERE symbol = %(symbol)s AND timeframe = %(interval)s
       AND start_ms >= %(start_ms)s AND start_ms < %(end_ms)s
     ORDER BY start_ms DESC
     LIMIT %(limit)s
