@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,12 @@ class Pin:
         return self.marker is None or Marker(self.marker).evaluate(
             {k: v for k, v in target.items() if k != "glibc"}
         )
+
+
+def find_links() -> list[str]:
+    """`[tool.uv] find-links` of the root pyproject.toml: where locked local wheels live."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return list(project.get("tool", {}).get("uv", {}).get("find-links", []))
 
 
 def parse_requirements(text: str) -> list[Pin]:
@@ -147,11 +154,14 @@ def _download(pins: list[Pin], target: dict, dest: Path) -> None:
         f"linux_{machine}",
     ]
     version = target["python_version"].replace(".", "")
+    # The folders uv locks from besides the index (torch's CPU build), so pip finds them too.
+    links = [arg for folder in find_links() for arg in ("--find-links", folder)]
     command = [
         sys.executable,
         "-m",
         "pip",
         "download",
+        *links,
         "--quiet",
         "--no-deps",
         "--only-binary=:all:",
