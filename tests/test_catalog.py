@@ -9,6 +9,7 @@ from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
 DATA = ["data-bridge", "trading-engine"]
+MODELS = ["ml-processing", "deep-learning"]
 INFRA = ["postgres", "redis", "clickhouse"]
 
 
@@ -27,7 +28,7 @@ def test_real_catalog_loads():
     assert sorted(cat.tiers) == [1, 2, 3, 4, 5]
     assert list(cat.infrastructure) == INFRA
     assert cat.infrastructure["postgres"].port == 5432
-    assert list(cat.services) == [*CORE, *DATA]
+    assert list(cat.services) == [*CORE, *DATA, *MODELS]
 
 
 def test_real_catalog_service_fields():
