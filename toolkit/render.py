@@ -258,12 +258,23 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
 
 
 def _build(service: Service, target: str) -> dict:
-    return {
+    build = {
         "context": "..",
         "dockerfile": f"services/{service.name}/Dockerfile",
         "target": target,
         "secrets": ["ca"],
     }
+    if _uses_torch(service):
+        # `TORCH_VARIANT=cuda inv build --services deep-learning` builds the CUDA variant.
+        build["args"] = {"TORCH_VARIANT": "${TORCH_VARIANT:-cpu}"}
+    return build
+
+
+def _uses_torch(service: Service) -> bool:
+    requirements = service.directory / "requirements.txt"
+    return (
+        requirements.is_file() and re.search(r"(?m)^torch==", requirements.read_text()) is not None
+    )
 
 
 def _depends(catalog: Catalog, service: Service) -> dict:
