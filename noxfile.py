@@ -89,9 +89,10 @@ def tests(session: nox.Session, service: str) -> None:
 
 @nox.session(tags=["ci"])
 def e2e(session: nox.Session) -> None:
-    """The data profile through the gateway: a user's session, bad input, a real series replayed,
-    stored, turned into candles, indicators and signals, and watched over a WebSocket."""
-    session.run("inv", "up", "--profile", "data")
+    """The full profile through the gateway: a user's session, bad input, a real series replayed,
+    stored, turned into candles, indicators and signals, watched over a WebSocket, then models
+    trained on it, served and forecasting, and text embedded."""
+    session.run("inv", "up", "--profile", "full")
     session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)
 
 

@@ -34,3 +34,22 @@ def test_only_out_of_date_images_are_built_and_recorded(monkeypatch) -> None:
     builds.ensure_built(cat, core, "test", force=True)
     assert [name for name, *_ in built] == [s.name for s in core]
     assert {target for _, target, _ in built} == {"test"}
+
+
+def test_wheels_no_index_has_are_fetched_before_a_build(monkeypatch) -> None:
+    cat = catalog.load()
+    gateway, learning = cat.service("api-gateway"), cat.service("deep-learning")
+    filled, missing = [], {"api-gateway": ["x missing"], "deep-learning": ["torch missing"]}
+    torch = builds.wheels.Pin("torch", "2.13.0+cpu", (), None)
+    monkeypatch.setattr(builds.images, "missing", lambda: [])
+    monkeypatch.setattr(builds.wheels, "verify", lambda services: dict(missing))
+    monkeypatch.setattr(builds.render, "local_wheels", lambda: {("torch", "2.13.0+cpu"): None})
+    monkeypatch.setattr(
+        builds.wheels, "requirements_of", lambda s: [torch] if s is learning else []
+    )
+    monkeypatch.setattr(
+        builds.wheels, "fill", lambda services, progress: filled.extend(s.name for s in services)
+    )
+    builds.prepare([gateway, learning])
+    # Only the service with a pin from a local folder; the other may use the online index.
+    assert filled == ["deep-learning"]
