@@ -1,0 +1,53 @@
+"""GET /health with torch's runtime beside the checks: the device in use and its threads.
+
+servicekit's report has no place for facts that are neither ok nor a problem, so this route
+answers GET /health ahead of servicekit's (same checks, statuses and 503 rule, through
+servicekit's own `run_check` and `overall`) and adds `runtime`. /health/live stays
+servicekit's. (A servicekit hook for extra report fields would make this module unnecessary.)
+"""
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from servicekit.health import Check, HealthReport, overall, run_check
+
+CHECK_TIMEOUT = 2.0
+
+
+class RuntimeHealthReport(HealthReport):
+    """servicekit's report plus `runtime` (device, torch_threads, torch, cuda_available)."""
+
+    runtime: dict
+
+
+def health_router(
+    service: str, checks: Mapping[str, Check], critical: set[str], runtime: Callable[[], dict]
+) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", response_model=RuntimeHealthReport)
+    async def health() -> JSONResponse:
+        names = list(checks)
+        results = await asyncio.gather(*(run_check(checks[n], CHECK_TIMEOUT) for n in names))
+        by_name = dict(zip(names, results, strict=True))
+        report = RuntimeHealthReport(
+            service=service, status=overall(by_name, critical), checks=by_name, runtime=runtime()
+        )
+        return JSONResponse(
+            report.model_dump(), status_code=503 if report.status == "down" else 200
+        )
+
+    return router
+
+
+def replace_health(app: FastAPI, router: APIRouter) -> None:
+    """Serve `router`'s GET /health ahead of servicekit's: the app matches routes in order,
+    so moving the newly included router to the front makes it answer /health first."""
+    before = len(app.router.routes)
+    app.include_router(router)
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = added
