@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the running core profile, reached on 127.0.0.1 only."""
+"""End-to-end fixtures: the running stack, reached on 127.0.0.1 only, and one real series
+replayed through it that the data and model tests share."""
 
 import base64
 import hashlib
@@ -9,6 +10,7 @@ import uuid
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 from toolkit import envfile, stack
 
@@ -94,3 +96,55 @@ def register_and_login(gateway: httpx.Client) -> tuple[dict, dict]:
     )
     assert login.status_code == 200, login.text
     return user, login.json()
+
+
+WS_URL = GATEWAY.replace("http://", "ws://") + "/api/data-bridge/ws"
+BARS = 600  # EURUSD hourly bars replayed: indicator warm-ups, and enough to train models on
+
+
+def wait_for(what: str, check, timeout: float = 60.0, every: float = 0.25):
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"{what}: not reached in {timeout:.0f}s (last seen: {last!r})")
+
+
+def receive_json(ws: ClientConnection, timeout: float = 10.0) -> dict:
+    return json.loads(ws.recv(timeout=timeout))
+
+
+@pytest.fixture(scope="session")
+def token(gateway: httpx.Client) -> str:
+    _, tokens = register_and_login(gateway)
+    return tokens["access_token"]
+
+
+@pytest.fixture(scope="session")
+def replay(gateway: httpx.Client, token: str) -> dict:
+    """A slice of the real EURUSD series replayed under a symbol of this run, a subscriber
+    connected through the gateway before it starts: what the subscriber saw, and the replay."""
+    symbol = f"EU{uuid.uuid4().hex[:8].upper()}"
+    with connect(f"{WS_URL}?token={token}", open_timeout=10) as ws:
+        ws.send(
+            json.dumps(
+                {"op": "subscribe", "symbols": [symbol], "channels": ["ticks", "candles:1h"]}
+            )
+        )
+        started = gateway.post(
+            "/api/data-bridge/replays",
+            json={"series": "EURUSD", "symbol": symbol, "speed": 0, "limit": BARS},
+            headers=bearer(token),
+        )
+        assert started.status_code == 202, started.text
+        body = started.json()
+        seen = []
+        while len(seen) < 5:
+            message = receive_json(ws)
+            if message.get("type") == "tick":
+                seen.append(message)
+    return {**body, "symbol": symbol, "live_ticks": seen}

@@ -1,73 +1,19 @@
 """The data tier's job through the gateway: a real price series replayed as a live feed, stored
 in ClickHouse tick for tick, turned into candles, indicators and signals, watched live."""
 
-import json
 import re
-import time
-import uuid
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
-from tests.e2e.conftest import GATEWAY, bearer, register_and_login
+from tests.e2e.conftest import BARS, WS_URL, bearer, wait_for
 from toolkit import stack
 from toolkit.errors import ToolkitError
 from toolkit.stack import clickhouse_scalar
 
 pytestmark = pytest.mark.docker
-
-WS_URL = GATEWAY.replace("http://", "ws://") + "/api/data-bridge/ws"
-BARS = 300  # EURUSD hourly bars replayed: enough for every indicator's warm-up
-
-
-def wait_for(what: str, check, timeout: float = 60.0, every: float = 0.25):
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"{what}: not reached in {timeout:.0f}s (last seen: {last!r})")
-
-
-def receive_json(ws: ClientConnection, timeout: float = 10.0) -> dict:
-    return json.loads(ws.recv(timeout=timeout))
-
-
-@pytest.fixture(scope="module")
-def token(gateway: httpx.Client) -> str:
-    _, tokens = register_and_login(gateway)
-    return tokens["access_token"]
-
-
-@pytest.fixture(scope="module")
-def replay(gateway: httpx.Client, token: str) -> dict:
-    """A slice of the real EURUSD series replayed under a symbol of this run, a subscriber
-    connected through the gateway before it starts: what the subscriber saw, and the replay."""
-    symbol = f"EU{uuid.uuid4().hex[:8].upper()}"
-    with connect(f"{WS_URL}?token={token}", open_timeout=10) as ws:
-        ws.send(
-            json.dumps(
-                {"op": "subscribe", "symbols": [symbol], "channels": ["ticks", "candles:1h"]}
-            )
-        )
-        started = gateway.post(
-            "/api/data-bridge/replays",
-            json={"series": "EURUSD", "symbol": symbol, "speed": 0, "limit": BARS},
-            headers=bearer(token),
-        )
-        assert started.status_code == 202, started.text
-        body = started.json()
-        seen = []
-        while len(seen) < 5:
-            message = receive_json(ws)
-            if message.get("type") == "tick":
-                seen.append(message)
-    return {**body, "symbol": symbol, "live_ticks": seen}
 
 
 def test_a_subscriber_receives_live_ticks_through_the_gateway(replay: dict) -> None:
