@@ -16,6 +16,7 @@ import nox
 
 from toolkit import catalog as catalog_mod
 from toolkit import fingerprint, stack, testing, wheels
+from toolkit.errors import ToolkitError
 from toolkit.render import COMPOSE_TEST_FILE
 
 nox.options.default_venv_backend = "none"
@@ -81,7 +82,10 @@ def tests(session: nox.Session, service: str) -> None:
     if decision.skip:
         session.skip(f"{service}: {decision.reason}")
     session.log(f"{service}: running: {decision.reason}")
-    code = testing.run(CATALOG, target, pytest_args)
+    try:
+        code = testing.run(CATALOG, target, pytest_args)
+    except ToolkitError as exc:  # a build that failed, the engine away: say what, not a traceback
+        session.error(str(exc))
     if code != 0:
         session.error(f"{service}: tests failed (pytest exit {code})")
     fingerprint.record(CATALOG, target, "tests", decision)

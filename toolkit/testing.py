@@ -17,6 +17,7 @@ def prepare(catalog: Catalog, service: Service) -> None:
         images.ensure_all()
     dependencies, _ = catalog.needs(service)
     builds.ensure_built(catalog, dependencies)
+    builds.prepare([service])  # the test image needs the same wheels as the production one
     with step(f"build {service.name} test image") as note:
         seconds = stack.build([service], target="test")[service.name]
         note["note"] = f"{seconds:.1f}s"
