@@ -113,6 +113,9 @@ def bench_smoke(session: nox.Session) -> None:
     baseline, on the data profile (e2e leaves it running), then the result compared with
     itself, which must find no regression (JSON, report, compare)."""
     output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
+    # e2e leaves the full profile up; the start part measures the data profile from scratch
+    # and refuses to pull its services from under heavier tiers that still run.
+    session.run("inv", "down", "--profile", "full")
     session.run(
         "python",
         "-m",
