@@ -42,19 +42,10 @@ def _symbol(prefix: str) -> str:
 
 async def _token(client: httpx.AsyncClient) -> str:
     """A bench user's access token, registered and logged in through the gateway."""
-    budget = loadgen.RateBudget(60)
-    user = loadgen.BenchUser.new()
-    await loadgen._call(
-        client,
-        budget,
-        "POST",
-        "/auth/register",
-        201,
-        json={"username": user.username, "email": user.email, "password": user.password},
+    tokens = await loadgen.register_and_login(
+        client, loadgen.RateBudget(60), loadgen.BenchUser.new()
     )
-    credentials = {"username": user.username, "password": user.password}
-    login = await loadgen._call(client, budget, "POST", "/auth/login", 200, json=credentials)
-    return login.json()["access_token"]
+    return tokens["access_token"]
 
 
 async def _replay(client: httpx.AsyncClient, headers: dict, **body) -> dict:

@@ -318,6 +318,22 @@ async def _call(
     return response
 
 
+async def register_and_login(
+    client: httpx.AsyncClient, budget: RateBudget, user: BenchUser
+) -> dict:
+    """Register `user` through the gateway and log it in; returns the tokens."""
+    await _call(
+        client,
+        budget,
+        "POST",
+        "/auth/register",
+        201,
+        json={"username": user.username, "email": user.email, "password": user.password},
+    )
+    credentials = {"username": user.username, "password": user.password}
+    return (await _call(client, budget, "POST", "/auth/login", 200, json=credentials)).json()
+
+
 async def _logout(client: httpx.AsyncClient, budget: RateBudget, tokens: list[str]) -> int:
     """End the benchmark's sessions; returns how many ended (failures only cost a leftover)."""
     ended = 0
@@ -374,18 +390,8 @@ async def gateway_scenarios(
                 "start the core profile: `inv up --profile core`",
             ) from None
         with step(f"register and log in {user.username} through the gateway"):
-            await _call(
-                client,
-                budget,
-                "POST",
-                "/auth/register",
-                201,
-                json={"username": user.username, "email": user.email, "password": user.password},
-            )
+            tokens = await register_and_login(client, budget, user)
             credentials = {"username": user.username, "password": user.password}
-            tokens = (
-                await _call(client, budget, "POST", "/auth/login", 200, json=credentials)
-            ).json()
             sessions.append(tokens["access_token"])
         try:
             bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
