@@ -43,6 +43,9 @@ class Service:
     tuning: dict[str, int]
     budgets: dict[str, Budget]
     publish: bool = True
+    # Services it calls when they run but can do without (any tier): it gets their URL, but
+    # compose neither starts them with it nor waits for them.
+    uses: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -160,6 +163,7 @@ def parse(data: object) -> Catalog:
         "public",
         "publish",
         "depends_on",
+        "uses",
         "infrastructure",
         "tuning",
         "budgets",
@@ -197,6 +201,7 @@ def parse(data: object) -> Catalog:
             public=bool(raw.get("public", False)),
             publish=bool(raw.get("publish", True)),
             depends_on=tuple(raw.get("depends_on", [])),
+            uses=tuple(raw.get("uses", [])),
             infrastructure=tuple(raw.get("infrastructure", [])),
             tuning=tuning,
             budgets=_budgets(where, raw.get("budgets", {})),
@@ -210,6 +215,16 @@ def parse(data: object) -> Catalog:
                 raise _problem(
                     f"services.{service.name}",
                     f"depends on {dep} (tier {services[dep].tier}), a heavier tier than its own",
+                )
+        for used in service.uses:
+            if used not in services:
+                raise _problem(f"services.{service.name}", f"uses unknown service {used!r}")
+            if used == service.name:
+                raise _problem(f"services.{service.name}", "a service cannot use itself")
+            if used in service.depends_on:
+                raise _problem(
+                    f"services.{service.name}",
+                    f"{used} is in both depends_on and uses: a service needs it or can do without",
                 )
     _reject_cycles(services)
     profile_budgets = {}

@@ -168,6 +168,9 @@ def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:
         url = f"http://{dep.name}:{dep.port}"
         env[f"{dep.name.upper().replace('-', '_')}_URL"] = url
         upstreams[dep.name] = url
+    for used in service.uses:
+        dep = catalog.service(used)
+        env[f"{dep.name.upper().replace('-', '_')}_URL"] = f"http://{dep.name}:{dep.port}"
     if service.extra.get("gateway"):
         public = [s for s in catalog.services.values() if s.public]
         upstreams.update({s.name: f"http://{s.name}:{s.port}" for s in public})
