@@ -3,6 +3,7 @@ faked (one failing, one interrupted), and the exit code of a comparison."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -61,6 +62,15 @@ def test_the_stream_part_runs_with_data_bridge_only(core) -> None:
         plan(core, "--parts", "stream,http")
 
 
+def test_a_tier_without_services_names_the_tiers_that_have_some(core) -> None:
+    emptied = dataclasses.replace(
+        core, services={n: s for n, s in core.services.items() if s.tier != 3}
+    )
+    with pytest.raises(ToolkitError, match="tier 3 has no services yet") as caught:
+        plan(emptied, "--tier", "3")
+    assert caught.value.fix == "choose a tier with services: 1, 2, 4, 5"
+
+
 def test_scope_arguments_exclude_each_other(core) -> None:
     with pytest.raises(SystemExit):
         bench.parse_args(["--tier", "1", "--services", "api-gateway"])
@@ -72,7 +82,6 @@ def test_scope_arguments_exclude_each_other(core) -> None:
         (["--services", "api-gatewy"], "unknown service 'api-gatewy'", "api-gateway"),
         (["--profile", "huge"], "unknown profile 'huge'", "core, data, ai, full"),
         (["--tier", "9"], "unknown tier 9", "1 (core)"),
-        (["--tier", "3"], "tier 3 has no services yet", "1, 2"),
         (["--parts", "build,warp"], "unknown part(s): warp", "in_process"),
         (["--rounds", "0"], "rounds must be at least 1", "--rounds"),
     ],

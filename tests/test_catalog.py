@@ -9,6 +9,7 @@ from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
 DATA = ["data-bridge", "trading-engine"]
+AI = ["ai-provider", "ai-orchestration"]
 MODELS = ["ml-processing", "deep-learning"]
 INFRA = ["postgres", "redis", "clickhouse"]
 
@@ -28,7 +29,7 @@ def test_real_catalog_loads():
     assert sorted(cat.tiers) == [1, 2, 3, 4, 5]
     assert list(cat.infrastructure) == INFRA
     assert cat.infrastructure["postgres"].port == 5432
-    assert list(cat.services) == [*CORE, *DATA, *MODELS]
+    assert list(cat.services) == [*CORE, *DATA, *AI, *MODELS]
 
 
 def test_real_catalog_service_fields():
@@ -48,6 +49,17 @@ def test_real_catalog_service_fields():
     assert database.public is False
     assert database.tuning["pool_max"] == 35
     assert cat.service("user-service").publish is True
+
+
+def test_optional_services_may_be_heavier():
+    # ai-orchestration (tier 4) uses deep-learning (tier 5) when the full profile runs it.
+    cat = catalog.load()
+    orchestration = cat.service("ai-orchestration")
+    assert orchestration.uses == ("ml-processing", "deep-learning")
+    assert "deep-learning" not in orchestration.depends_on
+    assert orchestration.tuning["max_workflows"] == 5
+    dependencies, _ = cat.needs(orchestration)
+    assert "deep-learning" not in [s.name for s in dependencies]
 
 
 def test_every_service_has_a_directory():
@@ -176,6 +188,18 @@ def _bad_budget(d):
     d["services"]["user-service"]["budgets"]["image_mb"] = {"seed": 1, "goal": 2}
 
 
+def _unknown_used_service(d):
+    d["services"]["user-service"]["uses"] = ["ghost-service"]
+
+
+def _uses_itself(d):
+    d["services"]["user-service"]["uses"] = ["user-service"]
+
+
+def _needed_and_optional(d):
+    d["services"]["user-service"]["uses"] = ["database-service"]
+
+
 def _not_a_mapping(d):
     d["services"]["user-service"] = ["tier", 1]
 
@@ -195,6 +219,9 @@ def _not_a_mapping(d):
         (_infrastructure_without_port, "infrastructure.redis", "needs image and port"),
         (_bad_budget, "services.user-service.budgets.image_mb", "expected {seed"),
         (_not_a_mapping, "services.user-service", "expected a mapping"),
+        (_unknown_used_service, "services.user-service", "uses unknown service 'ghost-service'"),
+        (_uses_itself, "services.user-service", "cannot use itself"),
+        (_needed_and_optional, "services.user-service", "in both depends_on and uses"),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
 )

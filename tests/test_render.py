@@ -215,6 +215,19 @@ def test_service_environment_values():
     assert gateway["RATE_LIMIT_PER_MINUTE"] == "6000"
 
 
+def test_used_services_get_a_url_but_no_start_order():
+    cat = catalog.load()
+    orchestration = cat.service("ai-orchestration")
+    env = render.service_environment(cat, orchestration)
+    assert env["DEEP_LEARNING_URL"] == "http://deep-learning:8007"
+    assert env["ML_PROCESSING_URL"] == "http://ml-processing:8006"
+    assert env["AI_PROVIDER_URL"] == "http://ai-provider:8005"
+    assert env["MAX_WORKFLOWS"] == "5"
+    definition = render.compose(cat)["services"]["ai-orchestration"]
+    assert "deep-learning" not in definition["depends_on"]
+    assert definition["profiles"] == ["ai", "full", "test"]
+
+
 # Bug: catalog.yaml tunes database-service with pool_max (and services/README.md lists POOL_MAX
 # among the variables "compose sets from catalog.yaml"), but no generated file carries it:
 # changing pool_max in the catalog changes nothing.

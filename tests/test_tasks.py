@@ -16,6 +16,7 @@ ROOT = catalog.ROOT
 INV = ROOT / ".venv" / "bin" / "inv"
 CORE = ["api-gateway", "user-service", "database-service"]
 DATA = ["data-bridge", "trading-engine"]
+AI = ["ai-provider", "ai-orchestration"]
 MODELS = ["ml-processing", "deep-learning"]
 INFRA = ["postgres", "redis", "clickhouse"]
 
@@ -183,7 +184,7 @@ def test_logs_unknown_service_fails_before_docker(no_docker):
         tasks.logs(Context(), "nope")
     assert info.value.code == 1
     assert "unknown service 'nope'" in info.value.message
-    assert ", ".join([*CORE, *DATA, *MODELS, *INFRA]) in info.value.message
+    assert ", ".join([*CORE, *DATA, *AI, *MODELS, *INFRA]) in info.value.message
 
 
 @pytest.mark.parametrize("name", ["redis", "user-service"])
