@@ -148,3 +148,19 @@ def replay(gateway: httpx.Client, token: str) -> dict:
             if message.get("type") == "tick":
                 seen.append(message)
     return {**body, "symbol": symbol, "live_ticks": seen}
+
+
+@pytest.fixture(scope="session")
+def stored(gateway: httpx.Client, token: str, replay: dict) -> dict:
+    """The replay, once data-bridge has finished it (every bar sent to storage)."""
+
+    def finished():
+        state = gateway.get(
+            f"/api/data-bridge/replays/{replay['replay_id']}", headers=bearer(token)
+        )
+        assert state.status_code == 200, state.text
+        return state.json() if state.json()["state"] != "running" else None
+
+    final = wait_for("replay finished", finished)
+    assert final["state"] == "done", final
+    return {**replay, **final}
