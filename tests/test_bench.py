@@ -32,8 +32,9 @@ def names(chosen: bench.Plan) -> list[str]:
 
 def test_defaults_are_the_core_profile_every_part_three_rounds(core) -> None:
     chosen = plan(core)
-    without_stream = tuple(p for p in bench.PARTS if p != "stream")  # no data-bridge in core
-    assert (names(chosen), chosen.profile, chosen.parts) == (CORE, "core", without_stream)
+    # no data-bridge nor ai-orchestration in core
+    core_parts = tuple(p for p in bench.PARTS if p not in ("stream", "ai"))
+    assert (names(chosen), chosen.profile, chosen.parts) == (CORE, "core", core_parts)
     assert (chosen.rounds, chosen.quick, chosen.baseline) == (3, False, True)
     assert chosen.cases == bench_build.CASES
     args = bench.parse_args([])
@@ -53,6 +54,15 @@ def test_tier_services_and_profile_select_services_and_profile(core, multi_tier)
     assert plan(multi_tier, "--services", "training-service").profile == "full"
     assert plan(multi_tier, "--profile", "data").profile == "data"
     assert [s.name for s in gateway.running_services] == ["api-gateway"]
+
+
+def test_the_ai_part_runs_with_ai_orchestration_only(core) -> None:
+    assert "ai" in plan(core, "--profile", "ai").parts
+    assert "ai" in plan(core, "--profile", "full").parts
+    assert "ai" not in plan(core, "--profile", "data").parts
+    with pytest.raises(ToolkitError, match="ai-orchestration") as caught:
+        plan(core, "--services", "ai-provider", "--parts", "ai")
+    assert caught.value.fix == "add it: --services ai-orchestration or --profile ai"
 
 
 def test_the_stream_part_runs_with_data_bridge_only(core) -> None:

@@ -1,7 +1,7 @@
 """`nox -s bench`: the benchmarks in one run, one results document and its report.
 
     python -m toolkit.bench [--tier N | --services A B | --profile P] [--rounds N] [--quick]
-        [--parts build,start,http,memory,stream,in_process,layers,devloop] [--no-baseline]
+        [--parts build,start,http,memory,stream,ai,in_process,layers,devloop] [--no-baseline]
         [--compare FILE] [--tolerance T] [--output NAME] [--report-only FILE]
 
 The parts, in the order they run (sections of toolkit/results.py in brackets):
@@ -12,6 +12,9 @@ The parts, in the order they run (sections of toolkit/results.py in brackets):
   and sampled under that load (toolkit/bench_resources.py) [latency.http, memory]
 - stream: ingestion into ClickHouse and WebSocket fan-out at 200 subscribers, when the
   selection includes data-bridge (the data profile), toolkit/bench_stream.py [stream]
+- ai: ai-provider's cache hit rate on a replayed request mix, the market brief's latency with
+  and without its cache, and a burst past its concurrency limit, when the selection includes
+  ai-orchestration (the ai profile), toolkit/bench_ai.py [ai]
 - in_process: pytest-benchmark in each test container, toolkit/bench_inprocess.py
   [latency.in_process]
 - layers: `dive` on each production image, toolkit/bench_resources.py [layers]
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit import (
+    bench_ai,
     bench_build,
     bench_inprocess,
     bench_resources,
@@ -51,8 +55,9 @@ from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.console import console, table
 from toolkit.errors import ToolkitError
 
-PARTS = ("build", "start", "http", "memory", "stream", "in_process", "layers", "devloop")
-STREAM_SERVICE = "data-bridge"  # the stream part measures it, so runs only when it is selected
+PARTS = ("build", "start", "http", "memory", "stream", "ai", "in_process", "layers", "devloop")
+# Parts that measure one service's work run only when it is selected.
+PART_SERVICE = {"stream": "data-bridge", "ai": "ai-orchestration"}
 DEFAULT_PROFILE = "core"
 # Seconds a tier-1 service takes on a 2-core machine with its images cached (measured, rounded
 # up), per run, per round or per service as named; used until a results document has the
@@ -63,6 +68,7 @@ GUESS = {
     "load": {True: 20, False: 35},  # the three scenarios, quick or not, with their set-up
     "memory": 6,  # idle samples
     "stream": {True: 25, False: 60},  # log in, a replay into ClickHouse, two fan-out runs
+    "ai": {True: 40, False: 90},  # the request mix, a replay, two trainings, briefs, a burst
     "in_process_service": {True: 10, False: 15},  # test image refreshed, then pytest-benchmark
     "layers_service": 5,
     "devloop_service": 20,  # dev mode started, the service put back, the profile checked
@@ -170,13 +176,16 @@ def make_plan(catalog: Catalog, args: argparse.Namespace) -> Plan:
             f"unknown part(s): {', '.join(unknown) or '(none given)'}",
             f"choose from: {', '.join(PARTS)}",
         )
-    if "stream" in parts and STREAM_SERVICE not in {s.name for s in services}:
+    for part, service in PART_SERVICE.items():
+        if part not in parts or service in {s.name for s in services}:
+            continue
         if args.parts != ",".join(PARTS):
+            profile_needed = bench_start.profile_for(catalog, [catalog.service(service)])
             raise ToolkitError(
-                f"the stream part measures {STREAM_SERVICE}, which is not selected",
-                f"add it: --services {STREAM_SERVICE} or --profile data",
+                f"the {part} part measures {service}, which is not selected",
+                f"add it: --services {service} or --profile {profile_needed}",
             )
-        parts = tuple(p for p in parts if p != "stream")  # the default parts: skip it quietly
+        parts = tuple(p for p in parts if p != part)  # the default parts: skip it quietly
     rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
     if rounds < 1:
         raise ToolkitError(f"rounds must be at least 1, got {rounds}", "pass --rounds 1 or more")
@@ -233,6 +242,11 @@ def measure_stream(plan: Plan, run: dict) -> None:
     run["stream"] = bench_stream.measure(plan.catalog, quick=plan.quick)
 
 
+def measure_ai(plan: Plan, run: dict) -> None:
+    bench_start.ensure_up(plan.catalog, plan.profile)
+    run["ai"] = bench_ai.measure(plan.catalog, quick=plan.quick)
+
+
 def measure_in_process(plan: Plan, run: dict) -> None:
     section = run["latency"].setdefault("in_process", {})
     for service in plan.services:
@@ -276,6 +290,7 @@ def steps(plan: Plan) -> list[Step]:
         (("start",), measure_start),
         (("http", "memory"), measure_load),
         (("stream",), measure_stream),
+        (("ai",), measure_ai),
         (("in_process",), measure_in_process),
         (("layers",), measure_layers),
         (("devloop",), measure_devloop),
@@ -305,8 +320,8 @@ def _guess(step: Step, plan: Plan, build_previous: dict | None) -> float:
         return GUESS["layers_service"] * sum(weights)
     if step.name == "devloop":
         return (GUESS["devloop_service"] + GUESS["devloop_round"] * plan.rounds) * sum(weights)
-    if step.name == "stream":
-        return GUESS["stream"][plan.quick]
+    if step.name in ("stream", "ai"):
+        return GUESS[step.name][plan.quick]
     seconds = GUESS["load"][plan.quick] if "http" in step.parts else 0
     return seconds + (GUESS["memory"] if "memory" in step.parts else 0)
 
@@ -496,6 +511,11 @@ def _headline(part: str, run: dict) -> str:
             for name, f in stream.items()
             if name.startswith("fanout")
         ]
+    elif part == "ai":
+        ai = run["ai"]
+        lines.append(f"provider cache hit rate {ai['provider_cache']['hit_rate']:.1%}")
+        lines += [f"brief {n} p50 {f['p50_ms']} ms" for n, f in ai["workflow"].items()]
+        lines.append(f"burst: {ai['burst']['max_running_seen']} running at most")
     elif part == "in_process":
         tests = run["latency"]["in_process"]
         lines += [f"{name} {len(t)} benchmarks" for name, t in tests.items()]

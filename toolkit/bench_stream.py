@@ -36,11 +36,11 @@ SERIES = "EURUSD"
 SOURCE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
-def _symbol(prefix: str) -> str:
+def new_symbol(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4).upper()}"
 
 
-async def _token(client: httpx.AsyncClient) -> str:
+async def bench_token(client: httpx.AsyncClient) -> str:
     """A bench user's access token, registered and logged in through the gateway."""
     tokens = await loadgen.register_and_login(
         client, loadgen.RateBudget(60), loadgen.BenchUser.new()
@@ -48,7 +48,7 @@ async def _token(client: httpx.AsyncClient) -> str:
     return tokens["access_token"]
 
 
-async def _replay(client: httpx.AsyncClient, headers: dict, **body) -> dict:
+async def start_replay(client: httpx.AsyncClient, headers: dict, **body) -> dict:
     started = await client.post("/api/data-bridge/replays", json=body, headers=headers)
     if started.status_code != 202:
         raise ToolkitError(
@@ -58,7 +58,7 @@ async def _replay(client: httpx.AsyncClient, headers: dict, **body) -> dict:
     return started.json()
 
 
-async def _finished(client: httpx.AsyncClient, headers: dict, replay_id: str, within: float):
+async def replay_finished(client: httpx.AsyncClient, headers: dict, replay_id: str, within: float):
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         state = (await client.get(f"/api/data-bridge/replays/{replay_id}", headers=headers)).json()
@@ -76,12 +76,12 @@ def _stored(source: str) -> int:
 
 async def ingest(client: httpx.AsyncClient, headers: dict, limit: int | None, within: float):
     """stream["ingest"]: one replay from request to the last tick in ClickHouse."""
-    body = {"series": SERIES, "symbol": _symbol("IN"), "speed": 0}
+    body = {"series": SERIES, "symbol": new_symbol("IN"), "speed": 0}
     if limit:
         body["limit"] = limit
     started = time.perf_counter()
-    replay = await _replay(client, headers, **body)
-    final = await _finished(client, headers, replay["replay_id"], within)
+    replay = await start_replay(client, headers, **body)
+    final = await replay_finished(client, headers, replay["replay_id"], within)
     if final.get("state") != "done":
         raise ToolkitError(f"replay ended {final.get('state')}: {final}", "see data-bridge logs")
     accepted = int(final["accepted"])
@@ -119,9 +119,9 @@ async def fanout(
 ) -> dict:
     """One fan-out scenario: latency of every delivery, in milliseconds."""
     # A short replay makes the symbol known to data-bridge (unknown symbols are refused).
-    symbol = _symbol("FO")
-    replay = await _replay(client, headers, series=SERIES, symbol=symbol, speed=0, limit=1)
-    await _finished(client, headers, replay["replay_id"], within)
+    symbol = new_symbol("FO")
+    replay = await start_replay(client, headers, series=SERIES, symbol=symbol, speed=0, limit=1)
+    await replay_finished(client, headers, replay["replay_id"], within)
     base_ms = int(time.time() * 1000)
     sent: dict[int, float] = {}
     latencies: list[float] = []
@@ -189,7 +189,7 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
     subscribers, messages = 200, (20 if quick else 100)
     async with httpx.AsyncClient(base_url=loadgen.GATEWAY_URL, timeout=60, trust_env=False) as c:
         with step("log in a bench user through the gateway"):
-            token = await _token(c)
+            token = await bench_token(c)
         headers = {"Authorization": f"Bearer {token}"}
         limit = 1000 if quick else None  # EURUSD has 5,000 hourly bars: 4 ticks each
         with step(f"ingest: replay {SERIES} at full speed into ClickHouse") as note:

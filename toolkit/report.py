@@ -304,6 +304,7 @@ def _generic_section(title: str, section: dict) -> list[str]:
 TITLES = {
     "memory": "Memory (MB)",
     "stream": "Streaming: ingestion into ClickHouse and WebSocket fan-out",
+    "ai": "AI tiers: provider cache, market brief latency, concurrency under a burst",
     "layers": "Image layers",
     "devloop": "Dev loop: save to new code answering (s)",
 }
@@ -454,6 +455,11 @@ def figures(run: dict) -> dict[str, tuple[float, str, bool]]:
     for name, f in stream.items():
         if name.startswith("fanout"):
             add(f"stream {name} p99", f.get("p99_ms"), "ms")
+    ai = run.get("ai") or {}
+    add("ai provider cache hit rate", (ai.get("provider_cache") or {}).get("hit_rate"), "", True)
+    for name, f in (ai.get("workflow") or {}).items():
+        for key in ("p50_ms", "p95_ms"):
+            add(f"ai brief {name} {key[:3]}", f.get(key), "ms")
     for service, f in (run.get("layers") or {}).items():
         add(f"layers {service} wasted", f.get("wasted_mb"), "MB")
     for service, f in (run.get("devloop") or {}).items():

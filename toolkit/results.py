@@ -13,6 +13,11 @@ markdown and a chart and compares two documents. Sections and their shapes:
 - stream["ingest"] = {series, ticks, stored, seconds, ticks_per_s}; stream["fanout_direct"] and
   stream["fanout_gateway"] = {subscribers, messages, deliveries, dropped, p50_ms, p95_ms,
   p99_ms, max_ms}
+- ai["provider_cache"] = {requests, distinct_prompts, distinct_questions, exact_hits,
+  semantic_hits, misses, hit_rate, exact_ceiling, wrong_semantic_hits, hit_p50_ms,
+  miss_p50_ms}; ai["models"] = {service: training outcome}; ai["workflow"]["uncached" |
+  "cached"] = {runs, status, p50_ms, p95_ms, max_ms}; ai["burst"] = {requests, ok,
+  rejected_429, other, max_concurrent, queue_limit, max_running_seen, retry_after_s, seconds}
 - layers[service] = {efficiency, wasted_mb}
 - devloop[service] = summary(seconds from saving a file to the new code answering)
 """
@@ -31,7 +36,17 @@ from toolkit.errors import ToolkitError
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 SCHEMA = 1
-SECTIONS = ("build", "baseline", "start", "latency", "memory", "stream", "layers", "devloop")
+SECTIONS = (
+    "build",
+    "baseline",
+    "start",
+    "latency",
+    "memory",
+    "stream",
+    "ai",
+    "layers",
+    "devloop",
+)
 
 
 def summary(samples: list[float]) -> dict:
