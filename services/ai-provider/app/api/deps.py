@@ -1,0 +1,28 @@
+"""Dependencies shared by the routes, declared as Annotated types."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.backends import Backends
+from app.core.config import Settings
+
+ANONYMOUS = "anonymous"
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_backends(request: Request) -> Backends:
+    return request.app.state.backends
+
+
+def caller(request: Request, body_user: str | None = None) -> str:
+    """Who the call is accounted to: the gateway's X-User-Id (from the verified token), else
+    the body's `user`, else "anonymous"."""
+    return request.headers.get("x-user-id") or body_user or ANONYMOUS
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendsDep = Annotated[Backends, Depends(get_backends)]

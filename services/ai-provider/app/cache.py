@@ -1,0 +1,130 @@
+"""The response cache in Redis, shared by every worker: exact match, then semantic match.
+
+Exact: the key is a hash of the canonical request (the resolved route, the messages,
+temperature, max_tokens, top_p, stop); the stored answer lives CACHE_TTL_SECONDS.
+
+Semantic: prompts are compared only inside a partition, the hash of the route, the system
+prompt, the parameters and the numbers the prompt contains. So a paraphrase can hit, but a
+prompt whose figures changed (a new close, a new date) never gets the answer written for
+the old figures, however close the embeddings are. A partition is a Redis list of the last
+SEMANTIC_MAX_ENTRIES prompts (vector, exact key); cosine >= SEMANTIC_THRESHOLD with one of
+them is a hit on that prompt's stored answer (a miss once it expired).
+"""
+
+import base64
+import hashlib
+import json
+import re
+from array import array
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.dispatch import ChatParams
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _digest(value: object) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _parameters(params: ChatParams) -> dict:
+    return {
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "top_p": params.top_p,
+        "stop": params.stop,
+    }
+
+
+def exact_key(route: list[str], params: ChatParams) -> str:
+    """The hash of the canonical request."""
+    messages = [{"role": m["role"], "content": m["content"]} for m in params.messages]
+    return _digest({"route": route, "messages": messages, **_parameters(params)})
+
+
+def semantic_text(params: ChatParams) -> str:
+    """What is embedded: the conversation without its system prompt."""
+    turns = [m for m in params.messages if m["role"] != "system"]
+    return "\n".join(f"{m['role']}: {m['content']}" for m in turns)
+
+
+def partition(route: list[str], params: ChatParams) -> str:
+    """The hash of what must be equal for a semantic hit (see the module's docstring)."""
+    system = [m["content"] for m in params.messages if m["role"] == "system"]
+    numbers = _NUMBER.findall(semantic_text(params))
+    return _digest({"route": route, "system": system, "numbers": numbers, **_parameters(params)})
+
+
+def pack(vector: list[float]) -> str:
+    return base64.b64encode(array("f", vector).tobytes()).decode()
+
+
+def unpack(packed: str) -> array:
+    values = array("f")
+    values.frombytes(base64.b64decode(packed))
+    return values
+
+
+def cosine(a, b) -> float:
+    """Cosine similarity (deep-learning's vectors are unit length, but hosted ones need not be)."""
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
+    return dot / norm if norm else 0.0
+
+
+@dataclass
+class Hit:
+    kind: str  # "exact" | "semantic"
+    body: dict
+    similarity: float = 1.0
+
+
+class ResponseCache:
+    """Stored answers and recent prompt vectors, under `prefix` in Redis."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl: int, max_entries: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl = ttl
+        self.max_entries = max_entries
+
+    def _answer_key(self, key: str) -> str:
+        return f"{self.prefix}:cache:{key}"
+
+    def _partition_key(self, name: str) -> str:
+        return f"{self.prefix}:semantic:{name}"
+
+    async def exact(self, key: str) -> Hit | None:
+        raw = await self.redis.get(self._answer_key(key))
+        return Hit("exact", json.loads(raw)) if raw else None
+
+    async def semantic(self, name: str, vector: list[float], threshold: float) -> Hit | None:
+        """The most similar recent prompt of the partition, if similar enough and its
+        answer still stored."""
+        entries = await self.redis.lrange(self._partition_key(name), 0, -1)
+        best, best_key = -1.0, None
+        for raw in entries:
+            entry = json.loads(raw)
+            similarity = cosine(vector, unpack(entry["v"]))
+            if similarity > best:
+                best, best_key = similarity, entry["key"]
+        if best_key is None or best < threshold:
+            return None
+        raw = await self.redis.get(self._answer_key(best_key))
+        return Hit("semantic", json.loads(raw), best) if raw else None
+
+    async def store(
+        self, key: str, body: dict, partition_name: str | None, vector: list[float] | None
+    ) -> None:
+        """Keep the answer; remember the prompt's vector in its partition (bounded)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._answer_key(key), json.dumps(body), ex=self.ttl)
+            if partition_name is not None and vector is not None:
+                name = self._partition_key(partition_name)
+                pipe.lpush(name, json.dumps({"key": key, "v": pack(vector)}))
+                pipe.ltrim(name, 0, self.max_entries - 1)
+                pipe.expire(name, self.ttl)
+            await pipe.execute()
