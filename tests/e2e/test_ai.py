@@ -143,7 +143,12 @@ def test_the_market_brief_is_made_of_each_owners_answers(
     # trading-engine: the same signal for the same last candle.
     signal = gateway.get(
         f"{TE}/signals",
-        params={"symbol": symbol, "interval": "1h", "strategy": parts["signal"]["strategy"]},
+        params={
+            "symbol": symbol,
+            "interval": "1h",
+            "strategy": parts["signal"]["strategy"],
+            "limit": brief["inputs"]["candles"],
+        },
         headers=bearer(token),
     ).json()
     assert parts["signal"]["signal"] == signal["signal"]
