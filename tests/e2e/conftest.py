@@ -163,4 +163,15 @@ def stored(gateway: httpx.Client, token: str, replay: dict) -> dict:
 
     final = wait_for("replay finished", finished)
     assert final["state"] == "done", final
+
+    def candles_stored():
+        # data-bridge sends candles to storage in batches after the replay itself is done.
+        answer = gateway.get(
+            "/api/trading-engine/indicators",
+            params={"symbol": replay["symbol"], "interval": "1h", "limit": 2 * BARS},
+            headers=bearer(token),
+        )
+        return answer.status_code == 200 and len(answer.json()["close"]) >= BARS - 1
+
+    wait_for("the replay's candles stored", candles_stored)
     return {**replay, **final}
