@@ -136,6 +136,25 @@ def _p(values: list[float], q: float) -> float | None:
     return round(loadgen.percentile(sorted(values), q), 2) if values else None
 
 
+async def _candles_stored(client: httpx.AsyncClient, headers: dict, symbol: str, within: float):
+    """Wait until the replay's candles are stored: data-bridge sends them in batches after the
+    replay itself is done."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        answer = await client.get(
+            "/api/trading-engine/indicators",
+            params={"symbol": symbol, "interval": "1h", "limit": 2 * BARS},
+            headers=headers,
+        )
+        if answer.status_code == 200 and len(answer.json()["close"]) >= BARS - 1:
+            return
+        await asyncio.sleep(0.25)
+    raise ToolkitError(
+        f"the {BARS} replayed bars of {symbol} are not all stored as candles after {within:.0f}s",
+        "see `inv logs data-bridge` and `inv logs database-service`",
+    )
+
+
 async def _train(client: httpx.AsyncClient, headers: dict, symbol: str) -> dict:
     """A promoted model and a forecaster for the symbol, where those services run; a brief
     without them is partial, and its latency says so (the section records which)."""
@@ -258,6 +277,7 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
                 c, headers, series="EURUSD", symbol=symbol, speed=0, limit=BARS
             )
             await bench_stream.replay_finished(c, headers, replay["replay_id"], within=120)
+            await _candles_stored(c, headers, symbol, within=60)
             section["models"] = await _train(c, headers, symbol)
             note["note"] = ", ".join(f"{k} {v}" for k, v in section["models"].items())
         runs = 5 if quick else 20

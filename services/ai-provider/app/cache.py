@@ -4,11 +4,15 @@ Exact: the key is a hash of the canonical request (the resolved route, the messa
 temperature, max_tokens, top_p, stop); the stored answer lives CACHE_TTL_SECONDS.
 
 Semantic: prompts are compared only inside a partition, the hash of the route, the system
-prompt, the parameters and the numbers the prompt contains. So a paraphrase can hit, but a
-prompt whose figures changed (a new close, a new date) never gets the answer written for
-the old figures, however close the embeddings are. A partition is a Redis list of the last
-SEMANTIC_MAX_ENTRIES prompts (vector, exact key); cosine >= SEMANTIC_THRESHOLD with one of
-them is a hit on that prompt's stored answer (a miss once it expired).
+prompt, the parameters and the facts the prompt names: every token holding a digit, whole
+("1.0832", "2024-01-05", "1h"), and every upper-case identifier ("EURUSD", "GOOG"), in any
+order. So a paraphrase can hit, but a prompt about another symbol or timeframe, or whose
+figures changed, never gets the answer written for the other one, however close the
+embeddings are: all-MiniLM-L6-v2 puts "... EURUSD on the 1h chart" and "... on the 1d chart"
+at cosine 0.965, above any useful threshold, and two wordings of one question near 0.65.
+A partition is a Redis list of the last SEMANTIC_MAX_ENTRIES prompts (vector, exact key);
+cosine >= SEMANTIC_THRESHOLD with one of them is a hit on that prompt's stored answer (a miss
+once it expired).
 """
 
 import base64
@@ -22,7 +26,9 @@ from redis.asyncio import Redis
 
 from app.dispatch import ChatParams
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A token with a digit in it (taken whole, units and separators included), or an upper-case
+# identifier of two or more characters.
+_FACT = re.compile(r"[\w.,:/-]*\d[\w.,:/-]*|\b[A-Z][A-Z0-9._-]+\b")
 
 
 def _digest(value: object) -> str:
@@ -54,8 +60,8 @@ def semantic_text(params: ChatParams) -> str:
 def partition(route: list[str], params: ChatParams) -> str:
     """The hash of what must be equal for a semantic hit (see the module's docstring)."""
     system = [m["content"] for m in params.messages if m["role"] == "system"]
-    numbers = _NUMBER.findall(semantic_text(params))
-    return _digest({"route": route, "system": system, "numbers": numbers, **_parameters(params)})
+    facts = sorted(fact.rstrip(".,:") for fact in _FACT.findall(semantic_text(params)))
+    return _digest({"route": route, "system": system, "facts": facts, **_parameters(params)})
 
 
 def pack(vector: list[float]) -> str:

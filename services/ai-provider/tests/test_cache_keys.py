@@ -18,6 +18,19 @@ def test_the_exact_key_covers_route_messages_and_parameters():
     assert key != exact_key(["a"], params("hi", stop=["\\n"]))
 
 
+def test_a_partition_holds_the_same_symbols_and_timeframes_in_any_wording():
+    # The bench's mix found these: cosine 0.965 between the 1h and the 1d question.
+    name = partition(["a"], params("Write a short market brief for EURUSD on the 1h chart."))
+    assert name == partition(["a"], params("How does EURUSD look on 1h? A short brief."))
+    assert name != partition(
+        ["a"], params("Write a short market brief for EURUSD on the 1d chart.")
+    )
+    assert name != partition(
+        ["a"], params("Write a short market brief for GBPUSD on the 1h chart.")
+    )
+    assert name != partition(["a"], params("Write a short market brief for EURUSD."))
+
+
 def test_a_partition_holds_same_system_parameters_and_numbers():
     name = partition(["a"], params("close 1.0832 today"))
     assert name == partition(["a"], params("today the close is 1.0832"))

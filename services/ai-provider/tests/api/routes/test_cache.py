@@ -130,7 +130,7 @@ def test_the_threshold_decides(make_client, provider, fake_model, deep_learning)
     assert len(script.calls) == 5
 
 
-def test_different_numbers_never_match_semantically(
+def test_different_facts_never_match_semantically(
     make_client, provider, fake_model, deep_learning
 ):
     model = fake_model("sem")
@@ -139,7 +139,8 @@ def test_different_numbers_never_match_semantically(
 
     ask(client, "- symbol: EURUSD\n- last close: 1.0832")
     assert ask(client, "- symbol: EURUSD\n- last close: 1.0833").headers["X-Cache"] == "miss"
-    assert ask(client, "- SYMBOL: eurusd\n- last close: 1.0832").headers["X-Cache"] == "semantic"
+    assert ask(client, "- symbol: GBPUSD\n- last close: 1.0832").headers["X-Cache"] == "miss"
+    assert ask(client, "- last close: 1.0832\n- symbol: EURUSD").headers["X-Cache"] == "semantic"
 
 
 def test_deep_learning_down_leaves_the_exact_cache(make_client, provider, fake_model):
