@@ -109,10 +109,28 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(default=False, tags=["ci"])
 def bench_smoke(session: nox.Session) -> None:
-    """The cheapest benchmark end to end (3-4 minutes): a tier-1 and a tier-2 service, quick, no
-    baseline, on the data profile (e2e leaves it running), then the result compared with
-    itself, which must find no regression (JSON, report, compare)."""
+    """The cheapest benchmark end to end (4-5 minutes): the AI tiers' part on the full profile
+    e2e leaves running, then a tier-1 and a tier-2 service on the data profile, quick, no
+    baseline; each result compared with itself, which must find no regression (JSON, report,
+    compare)."""
     output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
+    # The AI tiers' part first, while the full profile e2e leaves up is still running.
+    ai_output = "ci/bench-smoke-ai.json"
+    session.run(
+        "python",
+        "-m",
+        "toolkit.bench",
+        "--quick",
+        "--services",
+        "ai-orchestration",
+        "--no-baseline",
+        "--parts",
+        "ai",
+        "--output",
+        ai_output,
+    )
+    ai_path = f"benchmarks/results/{ai_output}"
+    session.run("python", "-m", "toolkit.bench", "--report-only", ai_path, "--compare", ai_path)
     # e2e leaves the full profile up; the start part measures the data profile from scratch
     # and refuses to pull its services from under heavier tiers that still run.
     session.run("inv", "down", "--profile", "full")

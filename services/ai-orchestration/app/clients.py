@@ -1,6 +1,7 @@
 """The services a workflow calls, one pooled client each, and their health checks."""
 
 import logging
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -11,14 +12,22 @@ from servicekit.http import ServiceClient
 log = logging.getLogger("ai-orchestration.clients")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Peer:
-    """A service a step calls: its client, and how to bring it up when it is not running."""
+    """A service a step calls: its client, how to bring it up when it is not running, and
+    until when it is taken as not running after it could not be reached."""
 
     name: str
     client: ServiceClient
     tier: int
     profile: str
+    down_until: float = 0.0
+
+    def known_down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def mark_down(self, seconds: float) -> None:
+        self.down_until = time.monotonic() + seconds
 
     def not_running(self) -> str:
         """The reason a human reads when the service cannot be reached."""

@@ -37,6 +37,10 @@ class Settings(ServiceSettings):
 
     # Seconds each data step (candles, indicators, signal, prediction, forecast) may take.
     step_timeout: float = Field(default=5.0, gt=0, le=300)
+    # Seconds an optional service that could not be reached is not asked again: each brief
+    # in that time lists it as not running at once, instead of paying for the failed connect
+    # (a name Docker cannot resolve goes to the host's resolver: 0.1-0.8 s measured).
+    peer_retry_seconds: float = Field(default=5.0, ge=0, le=3_600)
     # Seconds the writing step may take: a language model writes slower than a lookup, and
     # ai-provider itself retries and falls back within its PROVIDER_TIMEOUT per model.
     brief_timeout: float = Field(default=20.0, gt=0, le=600)

@@ -138,12 +138,15 @@ def optional_node(part: str):
         peer: Peer = getattr(ctx.peers, owner)
         timeout = ctx.settings.step_timeout
         try:
+            if peer.known_down():
+                raise PartMissing(peer.not_running())
             value = await asyncio.wait_for(fetch(peer, state["inputs"]), timeout)
             return {"parts": {part: value}, "timings": {part: _ms(started)}}
         except (TimeoutError, httpx.TimeoutException):
             reason = f"timed out after {timeout:g} s"
         except httpx.TransportError as exc:
             log.info("%s unreachable for %s: %r", peer.name, part, exc)
+            peer.mark_down(ctx.settings.peer_retry_seconds)
             reason = peer.not_running()
         except PartMissing as exc:
             reason = str(exc)

@@ -155,6 +155,31 @@ def test_unreachable_optional_services_leave_a_partial_brief(make_client, eurusd
     assert_written(answer)
 
 
+@pytest.mark.parametrize("retry_seconds", [60, 0])
+def test_an_unreachable_service_is_not_asked_again_for_a_while(
+    make_client, eurusd: str, retry_seconds: float
+) -> None:
+    client = make_client(deep_learning_url=closed_url(), peer_retry_seconds=retry_seconds)
+    dl = client.app.state.peers.dl
+    tries = []
+    post = dl.client.post
+
+    async def counted(path, **kwargs):
+        tries.append(path)
+        return await post(path, **kwargs)
+
+    dl.client.post = counted
+    reasons = []
+    for _ in range(3):
+        response = brief(client, symbol=eurusd, cache=False)
+        assert response.status_code == 200, response.text
+        reasons.append({m["part"]: m["reason"] for m in response.json()["missing"]}["forecast"])
+    assert reasons == [NOT_RUNNING["deep-learning"]] * 3
+    # Taken as down after the first failure; asked every time when the window is 0.
+    assert tries == ["/forecast"] * (1 if retry_seconds else 3)
+    assert dl.known_down() is bool(retry_seconds)
+
+
 def test_a_symbol_without_a_forecaster_is_said(
     client: TestClient, fresh_symbol, optional_services: dict[str, bool]
 ) -> None:
