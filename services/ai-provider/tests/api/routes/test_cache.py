@@ -130,9 +130,7 @@ def test_the_threshold_decides(make_client, provider, fake_model, deep_learning)
     assert len(script.calls) == 5
 
 
-def test_different_facts_never_match_semantically(
-    make_client, provider, fake_model, deep_learning
-):
+def test_different_facts_never_match_semantically(make_client, provider, fake_model, deep_learning):
     model = fake_model("sem")
     script_of(provider, model)
     client = make_client(models=[model], deep_learning_url=deep_learning.url)
