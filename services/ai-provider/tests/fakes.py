@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import math
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,14 +14,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from servicekit import testing
+
 DIMENSION = 384
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = testing.closed_port
 
 
 class ServerThread:

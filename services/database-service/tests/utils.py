@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from app.core.config import Settings
+from servicekit import testing
 
 T = TypeVar("T")
 # Free ports and relays live on this machine: tests that use them point the app here.
@@ -62,11 +63,7 @@ def new_batch(
     return body
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+free_port = testing.closed_port
 
 
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:

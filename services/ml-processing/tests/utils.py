@@ -1,62 +1,28 @@
 """Helpers the tests share: symbols, the real price series, candle payloads, job polling."""
 
-import contextlib
-import importlib.util
-import socket
-import threading
+import functools
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import uvicorn
 
 from app.market import Candles
+from servicekit import testing
 
-INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
-
-
-def unique_symbol() -> str:
-    """A symbol no other test (or run) uses: storage is shared and never emptied."""
-    return "ML" + uuid.uuid4().hex[:12].upper()
+INTERVAL_MS = testing.INTERVAL_MS
 
 
-def closed_port() -> int:
-    """A local TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+unique_symbol = functools.partial(testing.unique_symbol, "ML")
+closed_port = testing.closed_port
+frame_candles = testing.frame_candles
+serve = testing.serve
 
 
 def real_series(name: str) -> pd.DataFrame:
     """A price series shipped by the `backtesting` package: EURUSD (hourly) or GOOG (daily)."""
-    # find_spec locates the package without importing it (its import needs plotting libraries).
-    locations = importlib.util.find_spec("backtesting").submodule_search_locations
-    path = Path(locations[0]) / "test" / f"{name}.csv"
-    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    frame = pd.read_csv(testing.series_path(name), index_col=0, parse_dates=True)
     frame.index = frame.index.tz_localize("UTC")
     return frame
-
-
-def frame_candles(symbol: str, interval: str, frame: pd.DataFrame) -> list[dict]:
-    """The market API's candle objects for the rows of an OHLCV frame."""
-    start_ms = frame.index.as_unit("ms").asi8
-    return [
-        {
-            "symbol": symbol,
-            "interval": interval,
-            "start_ms": int(ms),
-            "open": float(row.Open),
-            "high": float(row.High),
-            "low": float(row.Low),
-            "close": float(row.Close),
-            "volume": float(row.Volume),
-            "ticks": 1,
-        }
-        for ms, row in zip(start_ms, frame.itertuples(), strict=True)
-    ]
 
 
 def frame_to_candles(symbol: str, interval: str, frame: pd.DataFrame) -> Candles:
@@ -94,26 +60,3 @@ def train(client, symbol: str, model: str, **fields) -> dict:
     job = wait_for_job(client, response.json()["id"])
     assert job["state"] == "succeeded", job
     return job
-
-
-@contextlib.contextmanager
-def serve(app) -> Iterator[str]:
-    """Run `app` under uvicorn on 127.0.0.1 (a free port) in a thread; its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()

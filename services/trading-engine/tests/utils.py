@@ -1,56 +1,26 @@
 """Helpers the tests share: symbols, the real price series and candle payloads."""
 
-import importlib.util
-import socket
-import uuid
-from pathlib import Path
+import functools
 
 import numpy as np
 import pandas as pd
 
 from app.market import Candles
+from servicekit import testing
 
-INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
-
-
-def unique_symbol() -> str:
-    """A symbol no other test (or run) uses: storage is shared and never emptied."""
-    return "TE" + uuid.uuid4().hex[:12].upper()
+INTERVAL_MS = testing.INTERVAL_MS
 
 
-def closed_port() -> int:
-    """A local TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+unique_symbol = functools.partial(testing.unique_symbol, "TE")
+closed_port = testing.closed_port
+frame_candles = testing.frame_candles
 
 
 def real_series(name: str) -> pd.DataFrame:
     """A price series shipped by the `backtesting` package: EURUSD (hourly) or GOOG (daily)."""
-    locations = importlib.util.find_spec("backtesting").submodule_search_locations
-    path = Path(locations[0]) / "test" / f"{name}.csv"
-    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    frame = pd.read_csv(testing.series_path(name), index_col=0, parse_dates=True)
     frame.index = frame.index.tz_localize("UTC")
     return frame
-
-
-def frame_candles(symbol: str, interval: str, frame: pd.DataFrame) -> list[dict]:
-    """The market API's candle objects for the rows of an OHLCV frame."""
-    start_ms = frame.index.as_unit("ms").asi8
-    return [
-        {
-            "symbol": symbol,
-            "interval": interval,
-            "start_ms": int(ms),
-            "open": float(row.Open),
-            "high": float(row.High),
-            "low": float(row.Low),
-            "close": float(row.Close),
-            "volume": float(row.Volume),
-            "ticks": 1,
-        }
-        for ms, row in zip(start_ms, frame.itertuples(), strict=True)
-    ]
 
 
 def close_candles(

@@ -1,9 +1,10 @@
 """Helpers the tests share."""
 
-import socket
 import uuid
 
 import jwt
+
+from servicekit import testing
 
 
 def unique_address() -> str:
@@ -12,11 +13,7 @@ def unique_address() -> str:
     return "2001:db8:" + ":".join(suffix[i : i + 4] for i in range(0, 16, 4))
 
 
-def closed_port() -> int:
-    """A local TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+closed_port = testing.closed_port
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,0 +1,128 @@
+"""What the services' test suites share: fresh symbols, local ports and servers, and the real
+price series the `backtesting` package ships (a dev dependency of the suites that use them).
+
+Only tests import this module; nothing here runs in a production container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import uvicorn
+
+INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
+
+
+def unique_symbol(prefix: str) -> str:
+    """A symbol no other test (or run) uses: storage is shared and never emptied."""
+    return prefix + uuid.uuid4().hex[:12].upper()
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{closed_port()}"
+
+
+@contextlib.contextmanager
+def serve(app, start_within: float = 30.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free 127.0.0.1 port; its base URL.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port
+    between choosing and listening."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_within
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the local server did not start within {start_within:g} s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def series_path(name: str) -> Path:
+    """A series `backtesting` ships (EURUSD hourly, GOOG daily, BTCUSD): its CSV file, found
+    without importing the package (its import needs plotting libraries)."""
+    spec = importlib.util.find_spec("backtesting")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the `backtesting` package is not installed: it is a dev dependency")
+    return Path(spec.submodule_search_locations[0]) / "test" / f"{name}.csv"
+
+
+@lru_cache
+def series_rows(name: str = "EURUSD") -> tuple[dict, ...]:
+    """The series' rows as the CSV has them (the time in the unnamed first column)."""
+    with series_path(name).open(newline="") as handle:
+        return tuple(csv.DictReader(handle))
+
+
+def series_candles(
+    symbol: str, name: str = "EURUSD", interval: str = "1h", count: int | None = None
+) -> list[dict]:
+    """database-service's candle objects for the first `count` bars of a series (all by
+    default), stored under `symbol`."""
+    candles = []
+    for row in series_rows(name)[:count]:
+        start = datetime.fromisoformat(row[""]).replace(tzinfo=UTC)
+        candles.append(
+            {
+                "symbol": symbol,
+                "interval": interval,
+                "start_ms": int(start.timestamp() * 1000),
+                "open": float(row["Open"]),
+                "high": float(row["High"]),
+                "low": float(row["Low"]),
+                "close": float(row["Close"]),
+                "volume": float(row["Volume"]),
+                "ticks": 1,
+            }
+        )
+    return candles
+
+
+def frame_candles(symbol: str, interval: str, frame) -> list[dict]:
+    """database-service's candle objects for the rows of an OHLCV pandas frame indexed by
+    time (for the suites that read a series with pandas)."""
+    start_ms = frame.index.as_unit("ms").asi8
+    return [
+        {
+            "symbol": symbol,
+            "interval": interval,
+            "start_ms": int(ms),
+            "open": float(row.Open),
+            "high": float(row.High),
+            "low": float(row.Low),
+            "close": float(row.Close),
+            "volume": float(row.Volume),
+            "ticks": 1,
+        }
+        for ms, row in zip(start_ms, frame.itertuples(), strict=True)
+    ]
