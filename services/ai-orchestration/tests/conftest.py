@@ -8,6 +8,7 @@ not (the test container runs only database-service, trading-engine and ai-provid
 tests expect the partial brief that says they are not running.
 """
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -33,10 +34,9 @@ if _missing:
 
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import build_app  # noqa: E402
+from servicekit import testing  # noqa: E402
 from tests.utils import eurusd_candles, poll, reachable, unique_symbol  # noqa: E402
 
-# database-service takes up to 8 MiB a request; 2,000 candles are about 300 kB.
-SEED_CHUNK = 2_000
 # A forecaster small enough to train in a few seconds on a busy CPU, with the brief's horizon.
 SMALL_FORECASTER = {"window": 16, "horizon": 5, "hidden": 8, "epochs": 2, "batch_size": 128}
 
@@ -82,7 +82,8 @@ def _peer(url: str, **headers: str) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    yield from _peer(settings.database_service_url, **{"X-Internal-Token": settings.internal_token})
+    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -108,15 +109,7 @@ def provider(settings: Settings) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
     """POST candles to database-service's market API."""
-
-    def store(candles: list[dict]) -> None:
-        for i in range(0, len(candles), SEED_CHUNK):
-            response = database.post(
-                "/market/candles", json={"candles": candles[i : i + SEED_CHUNK]}
-            )
-            assert response.status_code == 200, response.text
-
-    return store
+    return functools.partial(testing.store_candles, database)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Storage is shared and never emptied, so the tests store the real EURUSD candles 
 own random symbol (tests.utils.unique_symbol). Checkpoints go to a private temp directory.
 """
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,10 +23,8 @@ if _missing:
 
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import build_app  # noqa: E402
+from servicekit import testing  # noqa: E402
 from tests.utils import SMALL, eurusd_candles, unique_symbol, wait_for_job  # noqa: E402
-
-# database-service takes up to 8 MiB a request; 2,000 candles are about 300 kB.
-SEED_CHUNK = 2_000
 
 
 @pytest.fixture(scope="session")
@@ -70,26 +69,14 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    with httpx.Client(
-        base_url=settings.database_service_url,
-        headers={"X-Internal-Token": settings.internal_token},
-        timeout=30,
-    ) as client:
+    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
     """POST candles to database-service's market API."""
-
-    def store(candles: list[dict]) -> None:
-        for i in range(0, len(candles), SEED_CHUNK):
-            response = database.post(
-                "/market/candles", json={"candles": candles[i : i + SEED_CHUNK]}
-            )
-            assert response.status_code == 200, response.text
-
-    return store
+    return functools.partial(testing.store_candles, database)
 
 
 @pytest.fixture(scope="session")

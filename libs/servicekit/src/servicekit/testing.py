@@ -18,9 +18,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
+# Candles per request when seeding: ~300 kB, well under database-service's 8 MiB body limit.
+SEED_CHUNK = 2_000
 
 
 def unique_symbol(prefix: str) -> str:
@@ -126,3 +129,19 @@ def frame_candles(symbol: str, interval: str, frame) -> list[dict]:
         }
         for ms, row in zip(start_ms, frame.itertuples(), strict=True)
     ]
+
+
+@contextlib.contextmanager
+def database_client(url: str, internal_token: str) -> Iterator[httpx.Client]:
+    """database-service itself (its internal API), where the suites store their candles."""
+    with httpx.Client(
+        base_url=url, headers={"X-Internal-Token": internal_token}, timeout=30
+    ) as client:
+        yield client
+
+
+def store_candles(database: httpx.Client, candles: list[dict], chunk: int = SEED_CHUNK) -> None:
+    """POST candles to database-service's market API, `chunk` at a time."""
+    for i in range(0, len(candles), chunk):
+        response = database.post("/market/candles", json={"candles": candles[i : i + chunk]})
+        assert response.status_code == 200, response.text
