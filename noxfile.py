@@ -10,12 +10,14 @@ import glob
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import fingerprint, stack, testing, wheels
+from toolkit import fingerprint, stack, testing, usermachine, wheels
+from toolkit.catalog import ROOT
 from toolkit.errors import ToolkitError
 from toolkit.render import COMPOSE_TEST_FILE
 
@@ -49,21 +51,42 @@ def lint(session: nox.Session) -> None:
 @nox.session(tags=["ci", "fast"])
 def toolkit(session: nox.Session) -> None:
     """The toolkit's own tests (catalog, render, wheels, env file, command errors)."""
+    # tests/compat needs chDB, which only `clickhouse_sql` installs; pre-commit runs this too.
     session.run("pytest", "tests", "-m", "not docker", "--ignore=tests/compat", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def precommit(session: nox.Session) -> None:
+    """The pre-commit hooks on a fresh clone of HEAD, right after bootstrap, offline."""
+    with tempfile.TemporaryDirectory(prefix="tiered-clone-") as scratch:
+        clone = Path(scratch) / "clone"
+        session.run("git", "clone", "--quiet", "--no-local", str(ROOT), str(clone), external=True)
+        # Offline: uv takes every package from its cache, as a machine with no network would.
+        env = {"UV_OFFLINE": "1", "PATH": os.environ["PATH"]}
+        session.run("bash", "scripts/bootstrap.sh", external=True, env=env, cwd=clone)
+        session.run(
+            str(clone / ".venv/bin/pre-commit"),
+            "run",
+            "--all-files",
+            "--show-diff-on-failure",
+            external=True,
+            env=env,
+            cwd=clone,
+        )
 
 
 @nox.session(tags=["ci", "fast"])
 def clickhouse_sql(session: nox.Session) -> None:
-    """database-service's market SQL on a current ClickHouse (chDB, embedded); the toolkit's own
-    ClickHouse 18.16 runs it in `tests(database-service)`."""
+    """database-service's market SQL on a current ClickHouse (chDB, embedded).
+
+    The toolkit's own ClickHouse 18.16 runs the same SQL in `tests(database-service)`."""
     session.run("uv", "sync", "--frozen", "--inexact", "--group", "compat")
     session.run("pytest", "tests/compat", *session.posargs)
 
 
 @nox.session(tags=["ci"])
 def offline_build(session: nox.Session) -> None:
-    """Every tier-1 and tier-2 image builds with the build's network disabled, from the
-    wheelhouse."""
+    """Every tier-1 and tier-2 image builds from the wheelhouse with no network."""
     session.run("inv", "images")
     for tier in wheels.OFFLINE_TIERS:
         session.run("inv", "wheels", "--tier", str(tier))
@@ -73,8 +96,10 @@ def offline_build(session: nox.Session) -> None:
 @nox.session(tags=["ci"])
 @nox.parametrize("service", [nox.param(name, id=name) for name in SERVICES])
 def tests(session: nox.Session, service: str) -> None:
-    """A service's test suite in its test image; skipped when nothing changed since its last
-    green run (`-- --force` or TIERED_FORCE=1 runs it anyway; other arguments go to pytest)."""
+    """A service's test suite, in its test image.
+
+    Skipped when nothing changed since its last green run (`-- --force` or TIERED_FORCE=1 runs
+    it anyway; other arguments go to pytest)."""
     force, args = fingerprint.split_force(session.posargs)
     pytest_args = args or ["-q"]
     target = CATALOG.service(service)
@@ -92,27 +117,55 @@ def tests(session: nox.Session, service: str) -> None:
 
 
 @nox.session(tags=["ci"])
+def user_machine(session: nox.Session) -> None:
+    """The README's first command's path on a simulated user machine: no local wheel folder.
+
+    Every mirror folder of pyproject.toml is hidden (an empty mount over it, in a mount
+    namespace of its own), PyTorch's CPU index is answered by a local stand-in serving the
+    locked file, torch leaves the wheelhouse, and then: render check, wheels, one image per
+    tier built."""
+    with usermachine.simulated(session.log) as (env, wrap):
+        one_per_tier = ",".join(CATALOG.tier(t)[0].name for t in sorted(CATALOG.tiers))
+        output = session.run(
+            *wrap(
+                "inv render --check && inv wheels --services deep-learning && "
+                f"inv build --force --services {one_per_tier}"
+            ),
+            external=True,
+            env=env,
+            silent=True,
+        )
+        print(output)
+        usermachine.check_output(output)
+
+
+@nox.session(tags=["ci"])
 def e2e(session: nox.Session) -> None:
-    """The full profile through the gateway: a user's session, bad input, a real series replayed,
-    stored, turned into candles, indicators and signals, watched over a WebSocket, then models
-    trained on it, served and forecasting, and text embedded."""
+    """The platform's real job, end to end through the gateway, on the full profile.
+
+    A user's session, bad input, a real series replayed, stored, turned into candles,
+    indicators and signals, watched over a WebSocket, then models trained on it, served and
+    forecasting, text embedded and a market brief written."""
     session.run("inv", "up", "--profile", "full")
     session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)
 
 
 @nox.session(default=False, tags=["bench"])
 def bench(session: nox.Session) -> None:
-    """The benchmarks in one run, saved to benchmarks/results/ with a report (`nox -s bench --
-    --quick --services api-gateway`; `nox -s bench -- --help` lists the options)."""
+    """The benchmarks in one run, saved to benchmarks/results/ with a report.
+
+    `nox -s bench -- --quick --services api-gateway`; `nox -s bench -- --help` lists the
+    options."""
     session.run("python", "-m", "toolkit.bench", *session.posargs)
 
 
 @nox.session(default=False, tags=["ci"])
 def bench_smoke(session: nox.Session) -> None:
-    """The cheapest benchmark end to end (4-5 minutes): the AI tiers' part on the full profile
-    e2e leaves running, then a tier-1 and a tier-2 service on the data profile, quick, no
-    baseline; each result compared with itself, which must find no regression (JSON, report,
-    compare)."""
+    """The cheapest benchmark end to end, quick and with no baseline (4-5 minutes).
+
+    The AI tiers' part on the full profile e2e leaves running, then a tier-1 and a tier-2
+    service on the data profile; each result compared with itself, which must find no
+    regression (JSON, report, compare)."""
     output = "ci/bench-smoke.json"  # one file, replaced by each run; benchmarks/results/ is ignored
     # The AI tiers' part first, while the full profile e2e leaves up is still running.
     ai_output = "ci/bench-smoke-ai.json"

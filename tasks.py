@@ -16,6 +16,7 @@ from toolkit import (
     fingerprint,
     health,
     images,
+    indexes,
     render,
     stack,
     wheels,
@@ -66,11 +67,20 @@ def doctor(c):
         "only": "comma-separated image names (debian, python, python-build, postgres, "
         "redis, clickhouse)",
         "rebuild": "build or pull again even if present",
+        "prune": "instead, remove dangling images and the build cache (frees disk; the next "
+        "builds are cold)",
     }
 )
 @friendly
-def images_(c, only="", rebuild=False):
+def images_(c, only="", rebuild=False, prune=False):
     """Pull base and infrastructure images, or build them locally when offline."""
+    if prune:
+        removed, caches, reclaimed = images.prune()
+        console.print(
+            f"removed {removed} dangling image(s) and {caches} build cache record(s): "
+            f"{mb(reclaimed)} reclaimed"
+        )
+        return
     outcomes = images.ensure_all([n for n in only.split(",") if n] or None, rebuild)
     console.print(
         table(
@@ -96,7 +106,7 @@ def _services(tier: int | None, services: str, profile: str = "full"):
 @task(
     help={
         "tier": "only the services of this tier",
-        "services": "service names (comma or space separated)",
+        "services": "service names, comma-separated (e.g. api-gateway,user-service)",
         "verify": "only check the wheelhouse against its manifest",
     }
 )
@@ -154,6 +164,17 @@ def render_(c, check=False):
 
 
 render_.__name__ = "render"
+
+
+@task
+@friendly
+def lock(c):
+    """Lock dependencies (uv lock), through a mirror where an index cannot be reached.
+
+    The lock always names each package's canonical source; an index that does not answer
+    here is served from its mirror folder ([tool.tiered.index-mirrors]) for the resolution."""
+    indexes.lock(progress=console.print)
+    console.print("uv.lock written: run `inv render` to export each service's slice")
 
 
 @task
@@ -315,16 +336,17 @@ def logs(c, service, tail=100):
 
 @task(
     help={
-        "profile": "stop only this profile's services (default core)",
-        "all_": "stop everything",
+        "profile": "stop only this profile's services (infrastructure a heavier tier still "
+        "uses stays up); default: everything that runs",
+        "all_": "stop everything (the default when no --profile is given)",
         "volumes": "also delete the data volumes",
     }
 )
 @friendly
-def down(c, profile="core", all_=False, volumes=False):
-    """Stop a profile's containers (data volumes are kept unless --volumes)."""
+def down(c, profile="", all_=False, volumes=False):
+    """Stop what runs, or one profile's containers (data volumes are kept unless --volumes)."""
     cat = _catalog()
-    if all_:
+    if all_ or not profile:
         stack.down(None, None, volumes)
         console.print("stopped every container of the stack")
         return

@@ -36,14 +36,15 @@ def test_only_out_of_date_images_are_built_and_recorded(monkeypatch) -> None:
     assert {target for _, target, _ in built} == {"test"}
 
 
-def test_wheels_no_index_has_are_fetched_before_a_build(monkeypatch) -> None:
+def test_wheels_from_an_index_besides_pypi_are_fetched_before_a_build(monkeypatch) -> None:
     cat = catalog.load()
     gateway, learning = cat.service("api-gateway"), cat.service("deep-learning")
     filled, missing = [], {"api-gateway": ["x missing"], "deep-learning": ["torch missing"]}
     torch = builds.wheels.Pin("torch", "2.13.0+cpu", (), None)
     monkeypatch.setattr(builds.images, "missing", lambda: [])
     monkeypatch.setattr(builds.wheels, "verify", lambda services: dict(missing))
-    monkeypatch.setattr(builds.render, "local_wheels", lambda: {("torch", "2.13.0+cpu"): None})
+    index = builds.indexes.configured()[0]
+    monkeypatch.setattr(builds.indexes, "locked_packages", lambda: {"torch": index})
     monkeypatch.setattr(
         builds.wheels, "requirements_of", lambda s: [torch] if s is learning else []
     )
@@ -51,5 +52,5 @@ def test_wheels_no_index_has_are_fetched_before_a_build(monkeypatch) -> None:
         builds.wheels, "fill", lambda services, progress: filled.extend(s.name for s in services)
     )
     builds.prepare([gateway, learning])
-    # Only the service with a pin from a local folder; the other may use the online index.
+    # Only the service with a pin from PyTorch's index; the other may use PyPI in its build.
     assert filled == ["deep-learning"]

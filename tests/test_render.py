@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolkit import catalog, render, wheels
+from toolkit import catalog, render
 from toolkit.errors import ToolkitError
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -377,19 +377,8 @@ def test_compose_tests_apply_test_env():
     assert production["environment"]["BCRYPT_ROUNDS"] == "12"
 
 
-def test_pins_from_a_local_find_links_folder_get_the_wheel_hash(tmp_path, monkeypatch):
-    wheel = tmp_path / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
-    wheel.write_bytes(b"not really a wheel")
-    monkeypatch.setattr(render, "local_wheels", lambda: {("torch", "2.13.0+cpu"): wheel})
-    exported = "numpy==2.4.6 \\\n    --hash=sha256:" + "a" * 64 + "\ntorch==2.13.0+cpu\n"
-    text = render._hash_local_wheels(exported)
-    assert f"torch==2.13.0+cpu \\\n    --hash=sha256:{wheels.sha256_file(wheel)}" in text
-    assert text.count("--hash") == 2  # numpy's own hash kept, nothing else touched
-    wheel.unlink()
-    with pytest.raises(ToolkitError, match="is missing"):
-        render._hash_local_wheels(exported)
-
-
-def test_the_lock_names_torch_from_the_find_links_folder():
-    # The committed lock: deep-learning's CPU torch is the one package from a local folder.
-    assert [key for key in render.local_wheels()] == [("torch", "2.13.0+cpu")]
+def test_torch_is_exported_with_the_locks_own_hash():
+    # The lock names torch's canonical source (PyTorch's CPU index) and its sha256, so the
+    # export carries the hash with no local file anywhere.
+    text = (catalog.load().service("deep-learning").directory / "requirements.txt").read_text()
+    assert re.search(r"(?m)^torch==2\.13\.0\+cpu \\\n    --hash=sha256:[0-9a-f]{64}$", text)

@@ -179,6 +179,26 @@ def test_down_unknown_profile_fails_before_docker(no_docker, capsys):
     assert "unknown profile 'nope'" in capsys.readouterr().out
 
 
+def test_down_with_no_profile_stops_everything_that_runs(monkeypatch, capsys):
+    # After `inv up --profile ai`, a plain `inv down` once stopped only the core tier and
+    # left tiers 2-4 running without their database.
+    calls = []
+    monkeypatch.setattr(stack, "down", lambda *args: calls.append(args))
+    tasks.down(Context())
+    assert calls == [(None, None, False)]
+    assert "stopped every container" in capsys.readouterr().out
+
+
+def test_down_one_profile_keeps_what_a_heavier_tier_still_uses(monkeypatch):
+    calls = []
+    monkeypatch.setattr(stack, "down", lambda *args: calls.append(args))
+    monkeypatch.setattr(stack, "containers", lambda: {"trading-engine": object()})
+    tasks.down(Context(), profile="core")
+    ((profile, names, volumes),) = calls
+    assert profile == "core" and volumes is False
+    assert set(CORE) <= set(names) and "clickhouse" in names and "redis" not in names
+
+
 def test_logs_unknown_service_fails_before_docker(no_docker):
     with pytest.raises(Exit) as info:
         tasks.logs(Context(), "nope")

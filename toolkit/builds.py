@@ -12,29 +12,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from toolkit import fingerprint, images, render, stack, wheels
+from toolkit import fingerprint, images, indexes, stack, wheels
 from toolkit.catalog import Catalog, Service
 from toolkit.console import console, step
 from toolkit.errors import ToolkitError
 
 
 def prepare(services: Iterable[Service]) -> None:
-    """What any build needs first: base images, the wheels no index has (torch's CPU build,
-    locked from a local folder), and a note when other wheels are missing."""
+    """What any build needs first: base images, the wheels the build's own index fallback
+    cannot get (torch's CPU build, from PyTorch's index or its mirror), and a note when other
+    wheels are missing."""
     selected = list(services)
     if images.missing():
         images.ensure_all()
     problems = wheels.verify(selected)
-    local = render.local_wheels()
+    elsewhere = indexes.locked_packages()
     needs_local = [
         s
         for s in selected
-        if problems.get(s.name)
-        and any((p.name, p.version) in local for p in wheels.requirements_of(s))
+        if problems.get(s.name) and any(p.name in elsewhere for p in wheels.requirements_of(s))
     ]
     if needs_local:
         names = ", ".join(s.name for s in needs_local)
-        console.print(f"{names}: some wheels come from no index: filling the wheelhouse first")
+        console.print(
+            f"{names}: some wheels come from an index besides PyPI: filling the wheelhouse first"
+        )
         wheels.fill(needs_local, progress=console.print)
         problems = wheels.verify(selected)
     incomplete = [name for name, issues in problems.items() if issues]

@@ -335,3 +335,18 @@ def ensure_all(names: list[str] | None = None, rebuild: bool = False) -> list[Ou
 def missing() -> list[str]:
     """Tags of base/infrastructure images the engine does not have yet."""
     return [r.tag for r in RECIPES if _existing(r.tag) is None]
+
+
+def prune() -> tuple[int, int, int]:
+    """Remove what builds leave behind: dangling images (older builds of a tag) and the
+    build cache. Returns (images removed, cache records removed, bytes reclaimed). Named
+    images, containers and volumes are kept; the next build of each image is cold."""
+    api = engine.client().api
+    dangling = api.prune_images(filters={"dangling": True})
+    cache = api.prune_builds()
+    reclaimed = (dangling.get("SpaceReclaimed") or 0) + (cache.get("SpaceReclaimed") or 0)
+    return (
+        len(dangling.get("ImagesDeleted") or []),
+        len(cache.get("CachesDeleted") or []),
+        reclaimed,
+    )

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
 import yaml
 
-from toolkit import wheels
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.errors import ToolkitError
 from toolkit.images import INFRA_TAGS
@@ -116,39 +114,7 @@ def exported_requirements(service: Service, dev: bool) -> str:
             "run `uv lock` and retry",
         )
     header = f"# {GENERATED.format(source='uv.lock')}\n"
-    return header + _hash_local_wheels(result.stdout)
-
-
-def local_wheels() -> dict[tuple[str, str], Path]:
-    """(name, version) -> file, for locked packages that come from a local find-links folder
-    (torch's CPU build here): uv records no hash for those, so the export carries none."""
-    lock = tomllib.loads((ROOT / "uv.lock").read_text())
-    found = {}
-    for package in lock.get("package", []):
-        registry = (package.get("source") or {}).get("registry", "")
-        if registry.startswith("/"):
-            for wheel in package.get("wheels", []):
-                found[(package["name"], package["version"])] = Path(wheel["path"])
-    return found
-
-
-def _hash_local_wheels(text: str) -> str:
-    """Add the sha256 of the local wheel to each pin exported without one, so installs in the
-    image keep checking every hash (`--require-hashes` refuses a pin with none)."""
-    local = local_wheels()
-    lines = []
-    for line in text.splitlines():
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", line.strip())
-        if match and (key := (match[1].lower(), match[2])) in local:
-            path = local[key]
-            if not path.is_file():
-                raise ToolkitError(
-                    f"{path} is missing: {match[1]} {match[2]} is locked from that folder",
-                    "put the wheel there, or change `find-links` in pyproject.toml and `uv lock`",
-                )
-            line = f"{line} \\\n    --hash=sha256:{wheels.sha256_file(path)}"
-        lines.append(line)
-    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+    return header + result.stdout
 
 
 def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:

@@ -16,14 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from toolkit import engine
+from toolkit import engine, indexes
 from toolkit.catalog import ROOT, Service
 from toolkit.errors import ToolkitError
 from toolkit.images import PYTHON
@@ -64,12 +63,6 @@ class Pin:
         return self.marker is None or Marker(self.marker).evaluate(
             {k: v for k, v in target.items() if k != "glibc"}
         )
-
-
-def find_links() -> list[str]:
-    """`[tool.uv] find-links` of the root pyproject.toml: where locked local wheels live."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return list(project.get("tool", {}).get("uv", {}).get("find-links", []))
 
 
 def parse_requirements(text: str) -> list[Pin]:
@@ -135,7 +128,20 @@ def _wheel_for(pin: Pin, files: dict[str, str]) -> str | None:
     return None
 
 
-def _download(pins: list[Pin], target: dict, dest: Path) -> None:
+def sources_for(pins: list[Pin], progress=print) -> list[str]:
+    """pip's arguments for the named indexes these pins are locked from (PyTorch's CPU index
+    for torch): the index itself, or its mirror folder when it cannot be reached (said)."""
+    locked = indexes.locked_packages()
+    needed = {locked[p.name].name: locked[p.name] for p in pins if p.name in locked}
+    args = []
+    for index in needed.values():
+        source = indexes.source_for(index)
+        progress(source.describe())
+        args += source.pip_args()
+    return args
+
+
+def _download(pins: list[Pin], target: dict, dest: Path, progress=print) -> None:
     """pip download, for the image's platform and Python, each pin checked against its hashes."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         for pin in pins:
@@ -154,8 +160,8 @@ def _download(pins: list[Pin], target: dict, dest: Path) -> None:
         f"linux_{machine}",
     ]
     version = target["python_version"].replace(".", "")
-    # The folders uv locks from besides the index (torch's CPU build), so pip finds them too.
-    links = [arg for folder in find_links() for arg in ("--find-links", folder)]
+    # The indexes uv locks from besides PyPI (torch's CPU build), or their mirrors.
+    links = sources_for(pins, progress)
     command = [
         sys.executable,
         "-m",
@@ -223,7 +229,7 @@ def fill(services: list[Service], progress=print) -> dict:
         if wanted:
             progress(f"{service.name}: downloading {len(wanted)} of {len(pins)} wheels")
             before = {p.name for p in WHEELHOUSE.glob("*.whl")}
-            _download(wanted, target, WHEELHOUSE)
+            _download(wanted, target, WHEELHOUSE, progress)
             for path in WHEELHOUSE.glob("*.whl"):
                 if path.name not in before or path.name not in files:
                     files[path.name] = sha256_file(path)
