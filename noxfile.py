@@ -62,17 +62,17 @@ def precommit(session: nox.Session) -> None:
         clone = Path(scratch) / "clone"
         session.run("git", "clone", "--quiet", "--no-local", str(ROOT), str(clone), external=True)
         # Offline: uv takes every package from its cache, as a machine with no network would.
-        env = {"UV_OFFLINE": "1", "PATH": os.environ["PATH"]}
-        session.run("bash", "scripts/bootstrap.sh", external=True, env=env, cwd=clone)
-        session.run(
-            str(clone / ".venv/bin/pre-commit"),
-            "run",
-            "--all-files",
-            "--show-diff-on-failure",
-            external=True,
-            env=env,
-            cwd=clone,
-        )
+        env = {"UV_OFFLINE": "1"}
+        with session.chdir(clone):
+            session.run("bash", "scripts/bootstrap.sh", external=True, env=env)
+            session.run(
+                ".venv/bin/pre-commit",
+                "run",
+                "--all-files",
+                "--show-diff-on-failure",
+                external=True,
+                env=env,
+            )
 
 
 @nox.session(tags=["ci", "fast"])
