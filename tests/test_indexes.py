@@ -172,6 +172,7 @@ def test_lock_through_a_mirror_records_the_canonical_url(tiny, tmp_path, monkeyp
     monkeypatch.setattr(indexes, "ROOT", project)
     monkeypatch.delenv("TIERED_INDEX_MIRRORS", raising=False)
     monkeypatch.delenv("UV_INDEX", raising=False)
+    monkeypatch.delenv("UV_OFFLINE", raising=False)  # its only index is on 127.0.0.1
     said: list[str] = []
     indexes.lock(said.append)
     lock = tomllib.loads((project / "uv.lock").read_text())
