@@ -47,6 +47,9 @@ ASSIGNMENT = re.compile(
     """
 )
 
+# The comma form is a value only as a call's second argument: setdefault("NAME", "value").
+CALL_BEFORE = re.compile(r"\w\(\s*[\"']?$")
+
 
 def entropy(text: str) -> float:
     counts = Counter(text)
@@ -99,6 +102,8 @@ def findings(path: str, text: str) -> Iterator[tuple[int, str]]:
             value = match.group("value")
             if not match.group("quote") and not match.group("quoted") and "=" in value.rstrip("="):
                 continue  # unquoted `a=b` is code (keyword arguments), not a value
+            if match.group("quoted") and not CALL_BEFORE.search(line[: match.start()]):
+                continue  # ("OPENAI_API_KEY", "gpt-4o-mini") is a tuple of names, not a call
             if looks_secret(value):
                 yield number, f"high-entropy value assigned to {match.group('name')}"
 
