@@ -150,6 +150,16 @@ def e2e(session: nox.Session) -> None:
     session.run("pytest", "tests/e2e", "-m", "docker", *session.posargs)
 
 
+@nox.session(tags=["ci"])
+def chaos(session: nox.Session) -> None:
+    """SIGKILL each stateful component under load; nothing acknowledged may be lost or doubled.
+
+    On the running full profile (e2e leaves it up; `inv up --profile full` otherwise). CI runs
+    the quick pass; `nox -s chaos -- --faults NAME,...` picks faults, `-- --help` lists them.
+    Results: benchmarks/results/chaos.json and chaos.md."""
+    session.run("python", "-m", "toolkit.chaos", *(session.posargs or ["--quick"]))
+
+
 @nox.session(default=False, tags=["bench"])
 def bench(session: nox.Session) -> None:
     """The benchmarks in one run, saved to benchmarks/results/ with a report.

@@ -285,6 +285,13 @@ def up(c, profile="core", timeout=300, build_=False, dev=False):
     console.print(
         f"{len(states)} containers healthy {time.perf_counter() - started:.1f}s after start"
     )
+    restarted = {name: c.restart_count for name, c in stack.containers().items() if c.restart_count}
+    if restarted:
+        console.print(
+            "[yellow]restarted by the engine after their process died:[/] "
+            + ", ".join(f"{name} ({count}x)" for name, count in sorted(restarted.items()))
+            + "; `inv logs SERVICE` shows why"
+        )
 
 
 @task
@@ -294,7 +301,7 @@ def health_(c):
     rows = health.probe_all(_catalog())
     if not rows:
         raise Exit("no service is running: `inv up --profile core`", code=1)
-    console.print(table("health", ["service", "status", "backends", "url"], rows))
+    console.print(table("health", ["service", "status", "backends", "restarts", "url"], rows))
     if any(r[1] not in ("ok", "degraded") for r in rows):
         raise Exit("some services are not healthy", code=1)
 
@@ -314,10 +321,11 @@ def ps(c):
                 name,
                 state.status,
                 (state.health.status if state.health else ""),
+                str(container.restart_count),
                 container.config.image,
             )
         )
-    console.print(table("containers", ["service", "state", "health", "image"], rows))
+    console.print(table("containers", ["service", "state", "health", "restarts", "image"], rows))
 
 
 @task(help={"service": "a service or infrastructure name", "tail": "number of lines"})

@@ -160,24 +160,33 @@ class NeverHealthy(ToolkitError):
         self.service = service
 
 
-def probe_all(catalog: Catalog) -> list[tuple[str, str, str, str]]:
+def restarts(container) -> int:
+    """How often the engine restarted a container after its process died (restart policy)."""
+    container.reload()
+    return int(container.attrs.get("RestartCount", 0))
+
+
+def probe_all(catalog: Catalog) -> list[tuple[str, str, str, str, str]]:
     """Ask each running service's own /health now (inside its container, so internal services
-    answer too): name, overall status, per-backend summary, URL."""
+    answer too): name, overall status, per-backend summary, restarts, URL."""
     containers = _project_containers()
     targets = [n for n in catalog.services if n in containers]
 
-    def ask(name: str) -> tuple[str, str, str, str]:
+    def ask(name: str) -> tuple[str, str, str, str, str]:
         container = containers[name]
+        count = restarts(container)
+        restarted = f"{count} (restarted)" if count else "0"
         if container.status != "running":
-            return name, container.status, "", _url(catalog, name)
+            return name, container.status, "", restarted, _url(catalog, name)
         code, output = container.exec_run(["python3", "-m", "servicekit.healthcheck"])
         text = output.decode(errors="replace").strip()
         try:
             report = json.loads(text)
         except json.JSONDecodeError:
-            return name, "down", text[:80], _url(catalog, name)
+            return name, "down", text[:80], restarted, _url(catalog, name)
         checks = ", ".join(f"{k}={v.get('status')}" for k, v in report.get("checks", {}).items())
-        return name, report.get("status", "down" if code else "ok"), checks, _url(catalog, name)
+        status = report.get("status", "down" if code else "ok")
+        return name, status, checks, restarted, _url(catalog, name)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(ask, targets))
