@@ -55,7 +55,13 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.recovery_s is not None
+        # A fault whose load acknowledged nothing proved nothing.
+        return (
+            self.acknowledged > 0
+            and self.lost == 0
+            and self.duplicated == 0
+            and self.recovery_s is not None
+        )
 
 
 @dataclass
@@ -79,8 +85,12 @@ class TickLoad:
                 {"symbol": self.symbol, "ts_ms": start + i, "price": 1 + i / 1e4, "volume": 1}
                 for i in range(self.ticks_per_request)
             ],
-            "source": f"chaos:{self.symbol.lower()}",
+            "source": self.source,
         }
+
+    @property
+    def source(self) -> str:
+        return f"chaos:{self.symbol.lower()}"
 
     async def run(self) -> None:
         for index in range(self.requests):
@@ -105,7 +115,8 @@ class TickLoad:
         """(acknowledged, lost, duplicated) from ClickHouse's own per-range counts."""
         query = (
             f"SELECT intDiv(ts_ms - {self.base_ms}, {RANGE_MS}) AS r, count(), uniqExact(ts_ms) "  # noqa: S608
-            f"FROM ticks WHERE symbol = '{self.symbol}' GROUP BY r FORMAT TabSeparated"
+            f"FROM ticks WHERE symbol = '{self.symbol}' AND source = '{self.source}' "
+            "GROUP BY r FORMAT TabSeparated"
         )
         rows = {}
         for line in clickhouse_scalar(query).splitlines():
@@ -117,7 +128,10 @@ class TickLoad:
         return acknowledged, lost, duplicated
 
     def stored(self) -> int:
-        query = f"SELECT count() FROM ticks WHERE symbol = '{self.symbol}'"  # noqa: S608
+        query = (
+            f"SELECT count() FROM ticks WHERE symbol = '{self.symbol}' "  # noqa: S608
+            f"AND source = '{self.source}'"
+        )
         return int(clickhouse_scalar(query))
 
 
@@ -331,7 +345,11 @@ async def registrations_under_postgres_kill(client, headers, quick: bool) -> Out
         nonlocal failed
         for n in range(total):
             name = f"{prefix}{n}"
-            body = {"username": name, "email": f"{name}@example.com", "password": f"Ch-{name}-9x"}
+            body = {
+                "username": name,
+                "email": f"{name}@example.com",
+                "password": f"Chaos-{secrets.token_hex(6)}-9x",
+            }
             try:
                 answer = await client.post("/auth/register", json=body)
             except httpx.HTTPError:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from toolkit import envfile
 from toolkit.catalog import ROOT, Catalog, Service
@@ -132,7 +132,10 @@ def containers(profile: str = "full") -> dict[str, object]:
     """This project's containers by compose service name (running or not)."""
     result = {}
     for container in compose([profile, "test"], tests=True).compose.ps(all=True):
-        labels = container.config.labels or {}
+        try:
+            labels = container.config.labels or {}
+        except NoSuchContainer:  # removed meanwhile (a finished `compose run --rm`)
+            continue
         result[labels.get("com.docker.compose.service", container.name)] = container
     return result
 

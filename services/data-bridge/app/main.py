@@ -20,7 +20,8 @@ from servicekit.app import create_app
 log = logging.getLogger("data-bridge")
 
 # Only the spool is critical: without database-service the bridge still ingests and buffers
-# (health says "degraded"), but a spool it cannot write breaks the no-loss promise.
+# (health says "degraded"), but a spool it cannot write breaks the no-loss promise. Quarantined
+# batches leave the bridge working: degraded, so that a person looks at them.
 CRITICAL = {"spool"}
 
 
@@ -43,7 +44,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = create_app(
         settings,
         routers=routers,
-        health_checks={"database-service": bridge.check_database, "spool": bridge.check_spool},
+        health_checks={
+            "database-service": bridge.check_database,
+            "spool": bridge.check_spool,
+            "quarantine": bridge.check_quarantine,
+        },
         critical=CRITICAL,
         lifespan=lifespan,
     )

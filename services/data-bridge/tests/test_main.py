@@ -68,6 +68,9 @@ async def test_outage_spools_then_flushes_exactly_once(
         stats = await json_of(client, "/stats")
         assert stats["pending"] == 0 and stats["spooled"] == 0 and stats["storage"] == "up"
         assert spool_files(spool) == []
+        # An outage (refused connections, then 503 while ClickHouse is away) is never taken
+        # for batches storage breaks on.
+        assert stats["batches"]["rejected"] == 0 and stats["quarantine"]["batches"] == 0
 
 
 async def test_a_resend_after_a_lost_answer_is_not_stored_twice(

@@ -78,11 +78,16 @@ class RunningBridge:
             self._task = None
 
 
+# The proxy's modes that answer every request themselves, with this status line.
+ANSWERS = {"503": "503 Service Unavailable", "500": "500 Internal Server Error"}
+
+
 class SwitchableProxy:
     """A TCP reverse proxy on 127.0.0.1 to `target_host:target_port`.
 
     `mode` "up" relays bytes; "refuse" drops every connection at once (like a crashed peer);
-    "503" answers every request with 503 (like database-service with ClickHouse away);
+    "503" answers every request with 503 (like database-service with ClickHouse away), "500"
+    with 500 (like database-service breaking on what it is sent);
     "lose_answers" relays requests but drops the answers (the caller cannot know whether its
     request took effect). Switching away from "up" cuts the connections in progress.
     """
@@ -121,13 +126,13 @@ class SwitchableProxy:
         if self.mode == "refuse":
             writer.close()
             return
-        if self.mode == "503":
+        if self.mode in ANSWERS:
             with contextlib.suppress(ConnectionError):
                 await reader.readuntil(b"\r\n\r\n")
                 writer.write(
-                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-                    b"content-length: 26\r\nconnection: close\r\n\r\n"
-                    b'{"detail":"proxy says no"}'
+                    f"HTTP/1.1 {ANSWERS[self.mode]}\r\ncontent-type: application/json\r\n".encode()
+                    + b"content-length: 26\r\nconnection: close\r\n\r\n"
+                    + b'{"detail":"proxy says no"}'
                 )
                 await writer.drain()
             writer.close()
@@ -153,7 +158,11 @@ class SwitchableProxy:
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
-                if self.mode in ("refuse", "503") or (answers and self.mode == "lose_answers"):
+                if (
+                    self.mode == "refuse"
+                    or self.mode in ANSWERS
+                    or (answers and self.mode == "lose_answers")
+                ):
                     break
                 writer.write(data)
                 await writer.drain()

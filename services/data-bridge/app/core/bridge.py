@@ -29,7 +29,7 @@ class Bridge:
         self.feeds = FeedManager(self.pipeline, settings)
 
     async def start(self) -> None:
-        self.pipeline.start()
+        await self.pipeline.start()
 
     async def stop(self) -> None:
         """Stop producers first, then flush (or spool) what they produced."""
@@ -64,3 +64,16 @@ class Bridge:
         if outbox.full():
             return "buffer full: producers are held back until storage catches up"
         return None
+
+    async def check_quarantine(self) -> str | None:
+        """Health: degraded while rejected/ holds batches storage refused, from any run.
+
+        It stays so until a person has looked at them (each has a .reason.json beside it) and
+        moved them away."""
+        quarantine = self.pipeline.outbox.quarantine_stats()
+        if not quarantine["batches"]:
+            return None
+        return (
+            f"{quarantine['batches']} batches ({quarantine['bytes']} bytes) refused by storage"
+            f" are quarantined in {quarantine['directory']}"
+        )

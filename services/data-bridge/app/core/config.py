@@ -31,10 +31,18 @@ class Settings(ServiceSettings):
     spool_dir: str = os.path.join(tempfile.gettempdir(), "data-bridge-spool")
     # Bound of everything buffered (memory and disk) so that a shutdown can always spool it.
     spool_max_mb: float = Field(default=256, gt=0)
+    # Accepted ticks are fsync'd to the journal before they are acknowledged (202, or counted
+    # by a replay or feed). Off only to measure what durability costs (`nox -s bench`).
+    durable_intake: bool = True
     # Seconds a shutdown keeps sending before it spools what is left.
     shutdown_flush_seconds: float = Field(default=5.0, ge=0)
     # Longest pause between two attempts while storage is down.
     storage_retry_max_seconds: float = Field(default=2.0, gt=0)
+    # A batch answered 500 (or another 5xx but 502/503/504) this many times in a row is taken
+    # to break storage and is quarantined so that the batches behind it flow. 5 attempts span
+    # about 1.5 s of backoff: long enough for a passing fault, short enough not to pile up.
+    # 502/503/504, timeouts and refused connections (storage away) are retried forever.
+    poison_after_failures: int = Field(default=5, ge=1)
 
     # Per-subscriber queue of the WebSocket fan-out; overflow drops the oldest message.
     fanout_queue: int = Field(default=256, ge=1)
@@ -44,6 +52,12 @@ class Settings(ServiceSettings):
 
     # A tick older than its symbol's newest accepted tick by more than this is rejected.
     out_of_order_tolerance_ms: int = Field(default=60_000, ge=0)
+    # A live tick (POST /ticks, feeds; not replays) dated more than this ahead of our clock is
+    # rejected as `future`. 60 s: far above the skew of any synchronized clock (NTP keeps
+    # milliseconds) and of a feed's latency, so a real producer is never refused; and no more
+    # than OUT_OF_ORDER_TOLERANCE_MS, so the furthest-ahead tick still accepted cannot move a
+    # watermark far enough to refuse the real ticks that follow it.
+    max_future_ms: int = Field(default=60_000, ge=0)
     # Symbols accepted besides the series' own, those replays target and feeds declare
     # (comma-separated), e.g. for producers that POST /ticks.
     known_symbols: str = ""

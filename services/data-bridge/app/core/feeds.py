@@ -162,8 +162,7 @@ class FeedManager:
             if raw_ticks is None:
                 feed.ignored += 1
                 continue
-            pipeline.ingest(raw_ticks, feed.source, feed.tally)
-            await pipeline.cut_full()
+            await pipeline.ingest(raw_ticks, feed.source, feed.tally)
 
     def public(self, feed: Feed) -> dict:
         return {

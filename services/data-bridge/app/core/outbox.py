@@ -3,25 +3,33 @@
 The outbox is one queue in two parts: the spool on disk (older batches) followed by memory
 (newer ones). The writer always sends the head and removes it only once database-service has
 answered 200 (inserted, or `duplicate` when an earlier attempt with an unknown outcome had in
-fact landed). Connection errors, timeouts and 5xx leave the head in place and are retried with
-backoff. When memory holds more than BUFFER_MAX_TICKS records, its oldest batches move to the
-tail of the spool, which keeps the order: everything on disk is older than anything in memory.
+fact landed). When memory holds more than BUFFER_MAX_TICKS records, its oldest batches move to
+the tail of the spool, which keeps the order: everything on disk is older than anything in
+memory.
+
+What an answer says about the head:
+- storage is away (connection errors, timeouts, 502/503/504: database-service answers 503
+  while ClickHouse is down) or our configuration is at fault (RETRY_STATUSES): retried with
+  backoff, forever. An outage never quarantines anything;
+- the batch itself can never be stored: another 4xx, or 500 (or another 5xx) answered
+  POISON_AFTER_FAILURES times in a row. The batch moves to the spool's rejected/ directory
+  with a reason file, is counted, and the batches behind it flow.
 
 Memory plus disk is bounded by SPOOL_MAX_MB (2 x BUFFER_MAX_TICKS records in memory if the disk
 cannot be written): past it `full()` is true and producers hold back (replays pause, feeds stop
-reading, POST /ticks answers 503). Nothing is dropped; a batch database-service refuses for
-good (400/409/413/422) is moved to the spool's rejected/ directory and counted.
+reading, POST /ticks answers 503). Nothing is dropped.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
+from collections.abc import Callable
 
 import httpx
 import orjson
 
-from app.core.spool import Item, Spool
+from app.core.spool import REJECTED_DIR, Item, Spool
 from servicekit.http import ServiceClient
 
 log = logging.getLogger("data-bridge.outbox")
@@ -30,6 +38,8 @@ PATHS = {"ticks": "/market/ticks", "candles": "/market/candles"}
 # Answers that say nothing about the batch itself (storage or our configuration is at fault):
 # keep it and retry. Any other 4xx means the batch can never be stored as it is.
 RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
+# Storage (or a proxy in front of it) is away: never the batch's fault.
+AWAY_STATUSES = frozenset({502, 503, 504})
 
 
 class Outbox:
@@ -43,12 +53,16 @@ class Outbox:
         buffer_max_records: int,
         max_bytes: int,
         retry_max_seconds: float,
+        poison_after_failures: int = 5,
     ) -> None:
         self.spool = spool
         self.client = client
         self.buffer_max_records = buffer_max_records
         self.max_bytes = max_bytes
         self.retry_max_seconds = retry_max_seconds
+        self.poison_after_failures = poison_after_failures
+        # The batch the last answers were server errors for, and how many in a row.
+        self._server_errors: tuple[Item | None, int] = (None, 0)
         self.spooled: deque[Item] = deque()
         self.memory: deque[Item] = deque()
         self.memory_records = 0
@@ -62,6 +76,9 @@ class Outbox:
         self._room = asyncio.Event()
         self._spill_lock = asyncio.Lock()
         self._writer: asyncio.Task | None = None
+        # Told once per batch put here, when it is durable without the journal: stored,
+        # quarantined or written to the spool (the pipeline lets the journal forget it).
+        self.on_durable: Callable[[Item], None] = lambda item: None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -84,6 +101,16 @@ class Outbox:
 
     def spooled_ticks(self) -> int:
         return sum(item.count for item in self.spooled if item.kind == "ticks")
+
+    def quarantine_stats(self) -> dict:
+        """What rejected/ holds (this run's and earlier runs') and this run's poisoned."""
+        batches, size = self.spool.rejected_on_disk()
+        return {
+            "batches": batches,
+            "bytes": size,
+            "poisoned": self.counters["poisoned_batches"],
+            "directory": str(self.spool.directory / REJECTED_DIR),
+        }
 
     def __len__(self) -> int:
         return len(self.memory) + len(self.spooled)
@@ -110,10 +137,18 @@ class Outbox:
 
     # -- producers -----------------------------------------------------------------------
 
-    async def put(self, kind: str, payload: dict, count: int, source: str | None = None) -> None:
+    async def put(
+        self,
+        kind: str,
+        payload: dict,
+        count: int,
+        source: str | None = None,
+        segment: str | None = None,
+    ) -> None:
         """Queue one batch (serialized once, here) and spill memory past its limit."""
         body = orjson.dumps(payload)
-        self.memory.append(Item(kind, count, len(body), body=body, source=source))
+        item = Item(kind, count, len(body), body=body, source=source, segment=segment)
+        self.memory.append(item)
         self.memory_records += count
         self.memory_bytes += len(body)
         self._update_events()
@@ -138,6 +173,7 @@ class Outbox:
                     item.path, item.body = path, None
                     self.spooled.append(item)
                     self.counters["spilled_batches"] += 1
+                    self.on_durable(item)
                 else:
                     # The writer stored it while it was being written: the copy is not needed.
                     item.path = path
@@ -205,20 +241,42 @@ class Outbox:
                 PATHS[item.kind], content=body, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError as exc:
+            self._server_errors = (None, 0)
             return self._failed(f"{type(exc).__name__}: {exc}")
         status = response.status_code
-        if status >= 500 or status in RETRY_STATUSES:
+        if status >= 500 and status not in AWAY_STATUSES:
+            return self._server_error(item, body, response)
+        self._server_errors = (None, 0)  # "in a row" ends with any other answer
+        if status in AWAY_STATUSES or status in RETRY_STATUSES:
             return self._failed(f"{PATHS[item.kind]} answered {status}")
         if status != 200:
-            log.error(
-                "storage refused a %s batch for good: %s %s", item.kind, status, response.text
-            )
-            self.counters["rejected_batches"] += 1
-            self.spool.quarantine(item, body)
-            return "rejected"
+            return self._quarantine(item, body, response, f"refused ({status})")
         self.storage_up, self.last_error = True, None
         self._count_stored(item, response)
         return "stored"
+
+    def _server_error(self, item: Item, body: bytes, response: httpx.Response) -> str:
+        """Retry a 500-like answer, or quarantine the batch once it got POISON_AFTER_FAILURES.
+
+        A 500 may be a passing fault of storage or a batch that breaks it every time; the same
+        batch answered so again and again, with nothing else in between, is the latter."""
+        last, count = self._server_errors
+        count = count + 1 if last is item else 1
+        self._server_errors = (item, count)
+        if count < self.poison_after_failures:
+            return self._failed(f"{PATHS[item.kind]} answered {response.status_code}")
+        why = f"answered {response.status_code} {count} times in a row"
+        outcome = self._quarantine(item, body, response, why)
+        self.counters["poisoned_batches"] += 1
+        return outcome
+
+    def _quarantine(self, item: Item, body: bytes, response: httpx.Response, why: str) -> str:
+        """Move the head to rejected/ (an OSError leaves it in place, to be retried)."""
+        path = self.spool.quarantine(item, body, response.status_code, response.text)
+        log.error("storage %s a %s batch, now %s: %s", why, item.kind, path, response.text[:300])
+        self._server_errors = (None, 0)
+        self.counters["rejected_batches"] += 1
+        return "rejected"
 
     def _failed(self, reason: str) -> str:
         if self.storage_up is not False:
@@ -247,4 +305,5 @@ class Outbox:
         elif self.memory and self.memory[0] is item:
             self.memory.popleft()
             self._forget_memory(item)
+            self.on_durable(item)  # stored or quarantined straight from memory
         self._update_events()

@@ -163,9 +163,8 @@ class ReplayManager:
             await pipeline.outbox.wait_room()
             paused = time.monotonic() - started
             replay.state = "running"
-        pipeline.ingest_parsed(ticks, replay.source, replay.tally)
+        await pipeline.ingest_parsed(ticks, replay.source, replay.tally)
         replay.emitted += len(ticks)
-        await pipeline.cut_full()
         await asyncio.sleep(0)  # let requests and subscribers in between chunks
         return paused
 

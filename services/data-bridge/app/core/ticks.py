@@ -8,9 +8,15 @@ strings; booleans are not numbers. The symbol is upper-cased and must match `[A-
 Reasons (one per tick: the first found, roughly in this order): `malformed` (not an object,
 a field missing or of the wrong type), `invalid_symbol`,
 `not_finite` (NaN or infinity anywhere), `non_positive_price`, `negative_volume`,
-`bad_timestamp` (before 1970 or after 2100), `unknown_symbol`, `out_of_order` (older than the
-symbol's newest accepted tick by more than the tolerance). `bad_json` and `oversized` are
-counted by whoever reads the message (feeds, POST /ticks), before any tick is seen.
+`bad_timestamp` (before 1970 or after 2100), `future` (live ticks only: more than
+MAX_FUTURE_MS ahead of our clock), `unknown_symbol`, `out_of_order` (older than the symbol's
+newest accepted tick by more than the tolerance). `bad_json` and `oversized` are counted by
+whoever reads the message (feeds, POST /ticks), before any tick is seen.
+
+Live ticks (POST /ticks, feeds: `TickValidator.check`) happen now, so one dated well ahead of
+our clock is a producer's broken clock; accepted, it would move its symbol's watermark there
+and every real tick after it would be `out_of_order`. Replays (`TickValidator.admit`) carry the
+series' own historical times and are never compared with our clock.
 
 Known symbols are the replayable series' names, the symbols replays write to, those a feed
 declares (POST /feeds `symbols`) and KNOWN_SYMBOLS. An unknown symbol is refused rather than
@@ -19,12 +25,15 @@ learnt on the fly so that a typo or a hostile feed cannot grow per-symbol state 
 
 import math
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9._-]{1,16}")
 MIN_TS_MS = 0
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+DEFAULT_MAX_FUTURE_MS = 60_000  # MAX_FUTURE_MS (see config.py)
 
 REASONS = (
     "bad_json",
@@ -35,6 +44,7 @@ REASONS = (
     "non_positive_price",
     "negative_volume",
     "bad_timestamp",
+    "future",
     "unknown_symbol",
     "out_of_order",
 )
@@ -161,16 +171,26 @@ def parse_tick(raw: object) -> Tick:
 
 
 class TickValidator:
-    """Parses ticks and enforces known symbols and per-symbol ordering."""
+    """Parses ticks; enforces known symbols, per-symbol order and (live ticks) our clock."""
 
-    def __init__(self, registry: SymbolRegistry, tolerance_ms: int) -> None:
+    def __init__(
+        self,
+        registry: SymbolRegistry,
+        tolerance_ms: int,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.registry = registry
         self.tolerance_ms = tolerance_ms
+        self.max_future_ms = max_future_ms
+        self.clock = clock  # seconds since the epoch
         # Newest accepted timestamp per symbol (bounded by the registry's limit).
         self.watermarks: dict[str, int] = {}
 
     def admit(self, tick: Tick) -> str | None:
-        """Check a parsed tick against known symbols and ordering; None when accepted."""
+        """Check a parsed tick against known symbols and ordering; None when accepted.
+
+        Replays come here directly: their historical times are not compared with our clock."""
         if tick.symbol not in self.registry:
             return "unknown_symbol"
         newest = self.watermarks.get(tick.symbol)
@@ -181,9 +201,12 @@ class TickValidator:
         return None
 
     def check(self, raw: object) -> Tick | str:
-        """The accepted tick, or the reason it is refused."""
+        """A live tick: the accepted tick, or the reason it is refused."""
         try:
             tick = parse_tick(raw)
         except Rejected as rejected:
             return rejected.reason
+        # Before admit(): a tick from the future must never reach the watermark.
+        if tick.ts_ms > self.clock() * 1000 + self.max_future_ms:
+            return "future"
         return self.admit(tick) or tick

@@ -21,11 +21,20 @@ ROUND = 2000  # BATCH_MAX_TICKS of the catalog: one full batch per round
 SUBSCRIBERS = 200
 
 
+def make_pipeline(directory: Path, durable: bool) -> Pipeline:
+    """A pipeline whose outbox is never started: nothing leaves the process."""
+    settings = Settings(
+        environment="test",
+        spool_dir=str(directory),
+        known_symbols="AAA,BBB",
+        durable_intake=durable,
+    )
+    return Pipeline(settings, ServiceClient("http://127.0.0.1:9"))
+
+
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Pipeline:
-    """A pipeline whose outbox is never started: nothing leaves the process."""
-    settings = Settings(environment="test", spool_dir=str(tmp_path), known_symbols="AAA,BBB")
-    return Pipeline(settings, ServiceClient("http://127.0.0.1:9"))
+    return make_pipeline(tmp_path, durable=False)
 
 
 def raw_ticks(round_number: int) -> list[dict]:
@@ -50,13 +59,46 @@ def test_validate_and_batch(benchmark, pipeline: Pipeline) -> None:
         return (raw_ticks(next(rounds)),), {}
 
     def validate_and_batch(raws: list[dict]) -> bytes:
-        tally = pipeline.ingest(raws, "bench")
+        tally = pipeline.admit_raw(raws, "bench")
         assert tally.accepted == ROUND
         return orjson.dumps(batch_payload("bench-1", "bench", pipeline.pending["bench"]))
 
     body = benchmark.pedantic(validate_and_batch, setup=setup, rounds=30, warmup_rounds=2)
     assert len(orjson.loads(body)["ticks"]) == ROUND
     benchmark.extra_info["ticks_per_round"] = ROUND
+
+
+def test_validate_journal_and_batch(benchmark, tmp_path: Path) -> None:
+    """The same round, durable: journaled and fsync'd before it counts (compare with
+    test_validate_and_batch, measured in the same run: the ratio is durability's cost)."""
+    pipeline = make_pipeline(tmp_path, durable=True)
+    loop = asyncio.new_event_loop()
+    rounds = itertools.count()
+    pipeline.journal.recover()
+
+    def setup():
+        pipeline.pending.clear()
+        return (raw_ticks(next(rounds)),), {}
+
+    async def durable(raws: list[dict]) -> bytes:
+        tally = pipeline.admit_raw(raws, "bench")
+        await pipeline.journal.commit()
+        assert tally.accepted == ROUND
+        return orjson.dumps(batch_payload("bench-1", "bench", pipeline.pending["bench"]))
+
+    try:
+        body = benchmark.pedantic(
+            lambda raws: loop.run_until_complete(durable(raws)),
+            setup=setup,
+            rounds=30,
+            warmup_rounds=2,
+        )
+    finally:
+        pipeline.journal.close()
+        loop.close()
+    assert len(orjson.loads(body)["ticks"]) == ROUND
+    benchmark.extra_info["ticks_per_round"] = ROUND
+    benchmark.extra_info["fsyncs"] = pipeline.journal.fsyncs
 
 
 def test_fold_candles(benchmark, pipeline: Pipeline) -> None:

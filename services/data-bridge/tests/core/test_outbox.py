@@ -2,6 +2,9 @@
 batch ids) and fails on demand: order, exactly-once, spill, backpressure, restart."""
 
 import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -67,6 +70,7 @@ def make_outbox(directory: Path, storage: Storage, **limits) -> Outbox:
         buffer_max_records=limits.get("buffer", 1000),
         max_bytes=limits.get("max_bytes", 10_000_000),
         retry_max_seconds=0.01,
+        **({"poison_after_failures": limits["poison"]} if "poison" in limits else {}),
     )
     outbox.open()
     return outbox
@@ -162,26 +166,79 @@ async def test_a_refused_batch_is_quarantined_not_resent(tmp_path: Path) -> None
     await wait_until(lambda: len(outbox) == 0)
     assert outbox.counters["rejected_batches"] == 1
     assert storage.order == ["b-1"]
-    assert len(files(tmp_path / "rejected")) == 1
+    (batch_file,) = files(tmp_path / "rejected", "*.ticks.0.json")
+    reason = orjson.loads((tmp_path / "rejected" / reason_name(batch_file)).read_bytes())
+    assert reason["status"] == 422 and "1-50,000 ticks" in reason["answer"]
+    assert outbox.quarantine_stats()["batches"] == 1
     await outbox.stop(1)
 
 
-@pytest.mark.parametrize("status", [401, 404, 500, 502])
-async def test_statuses_that_are_not_the_batch_fault_are_retried(
-    tmp_path: Path, status: int
-) -> None:
-    storage = Storage()
-    answers = iter([httpx.Response(status, json={}), None])
+def reason_name(batch_file: str) -> str:
+    return batch_file.removesuffix(".json") + ".reason.json"
+
+
+def scripted(
+    storage: Storage, scripts: dict[str, Iterator]
+) -> tuple[httpx.AsyncClient, Counter[str]]:
+    """A client to `storage`, except that a batch named in `scripts` first gets the answers
+    its iterator yields (a status, "timeout" or "refuse"), then storage's own. Also returns
+    the count of requests per batch id."""
+    sent: Counter[str] = Counter()
 
     async def handle(request: httpx.Request) -> httpx.Response:
-        return next(answers) or await storage.handle(request)
+        batch_id = orjson.loads(request.content).get("batch_id", "candles")
+        sent[batch_id] += 1
+        answer = next(scripts.get(batch_id, iter(())), None)
+        if answer == "timeout":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if answer == "refuse":
+            raise httpx.ConnectError("connection refused", request=request)
+        if answer is not None:
+            return httpx.Response(answer, text=f"boom {answer} " + "x" * 5000)
+        return await storage.handle(request)
 
-    outbox = make_outbox(tmp_path, storage)
-    outbox.client.http = httpx.AsyncClient(
-        base_url="http://storage.test", transport=httpx.MockTransport(handle)
-    )
+    transport = httpx.MockTransport(handle)
+    return httpx.AsyncClient(base_url="http://storage.test", transport=transport), sent
+
+
+@pytest.mark.parametrize("buffer", [1000, 5], ids=["in-memory", "spooled"])
+async def test_a_batch_answered_500_again_and_again_is_quarantined_and_later_ones_flow(
+    tmp_path: Path, buffer: int
+) -> None:
+    storage = Storage()
+    outbox = make_outbox(tmp_path, storage, buffer=buffer, poison=3)
+    outbox.client.http, sent = scripted(storage, {"b-1": itertools.repeat(500)})
     outbox.start()
-    await outbox.put("ticks", batch(0), 10)
+    for n in range(4):
+        await outbox.put("ticks", batch(n), 10)
     await wait_until(lambda: len(outbox) == 0)
-    assert storage.order == ["b-0"] and outbox.counters["send_failures"] == 1
+    assert storage.order == ["b-0", "b-2", "b-3"]
+    assert sent["b-1"] == 3  # POISON_AFTER_FAILURES answers in a row
+    assert outbox.counters["rejected_batches"] == 1
+    (batch_file,) = files(tmp_path / "rejected", "*.ticks.10.json")
+    assert orjson.loads((tmp_path / "rejected" / batch_file).read_bytes())["batch_id"] == "b-1"
+    reason = orjson.loads((tmp_path / "rejected" / reason_name(batch_file)).read_bytes())
+    assert reason["status"] == 500 and reason["answer"].startswith("boom 500")
+    assert len(reason["answer"]) < 1000 and reason["at"]
+    assert outbox.quarantine_stats()["batches"] == 1
+    assert files(tmp_path) == []
+    await outbox.stop(1)
+
+
+async def test_storage_away_is_retried_forever_and_quarantines_nothing(tmp_path: Path) -> None:
+    storage = Storage()
+    outbox = make_outbox(tmp_path, storage, poison=2)
+    # ClickHouse down (503), proxies (502/504), timeouts, refused connections: far more than
+    # POISON_AFTER_FAILURES of each. 500s that are not in a row do not add up either.
+    away = [503] * 10 + [502, 504, "timeout", "refuse"] * 3 + [500, 503, 500, "timeout"] * 3
+    outbox.client.http, sent = scripted(storage, {"b-0": iter(away)})
+    outbox.start()
+    for n in range(3):
+        await outbox.put("ticks", batch(n), 10)
+    await wait_until(lambda: len(outbox) == 0)
+    assert storage.order == ["b-0", "b-1", "b-2"]
+    assert sent["b-0"] == len(away) + 1
+    assert outbox.counters["rejected_batches"] == 0
+    assert not (tmp_path / "rejected").exists() or files(tmp_path / "rejected") == []
+    assert outbox.quarantine_stats()["batches"] == 0
     await outbox.stop(1)

@@ -86,3 +86,45 @@ def test_registry_grows_to_its_limit_only() -> None:
 
 def test_parse_tick_ignores_known_symbols() -> None:
     assert parse_tick({"symbol": "ANY", "ts_ms": 1.4, "price": 1}) == Tick("ANY", 1, 1.0, 0.0)
+
+
+NOW_MS = 1_750_000_000_000
+
+
+def clocked(max_future_ms: int = 60_000) -> TickValidator:
+    """A validator whose clock stands still at NOW_MS."""
+    registry = SymbolRegistry(["GOOG"], limit=10)
+    return TickValidator(
+        registry, tolerance_ms=1000, max_future_ms=max_future_ms, clock=lambda: NOW_MS / 1000
+    )
+
+
+def test_a_live_tick_from_the_future_is_refused_and_moves_no_watermark() -> None:
+    validator = clocked()
+    year_2099 = 4_070_908_800_000  # 2099-01-01: a valid timestamp, 74 years ahead
+    assert validator.check({"symbol": "GOOG", "ts_ms": year_2099, "price": 1}) == "future"
+    assert validator.check({"symbol": "GOOG", "ts_ms": NOW_MS + 60_001, "price": 1}) == "future"
+    assert validator.watermarks == {}
+    # Real ticks still flow; a clock up to MAX_FUTURE_MS ahead of ours is tolerated.
+    assert isinstance(validator.check({"symbol": "GOOG", "ts_ms": NOW_MS, "price": 1}), Tick)
+    ahead = validator.check({"symbol": "GOOG", "ts_ms": NOW_MS + 60_000, "price": 1})
+    assert isinstance(ahead, Tick) and validator.watermarks == {"GOOG": NOW_MS + 60_000}
+
+
+def test_the_clock_rule_comes_after_the_shape_checks() -> None:
+    validator = clocked(max_future_ms=0)
+    assert validator.check({"symbol": "GOOG", "ts_ms": NOW_MS + 1, "price": -1}) == (
+        "non_positive_price"
+    )
+    assert validator.check({"symbol": "GOOG", "ts_ms": 5_000_000_000_000, "price": 1}) == (
+        "bad_timestamp"
+    )
+    assert validator.check({"symbol": "GOOG", "ts_ms": NOW_MS + 1, "price": 1}) == "future"
+
+
+def test_replayed_ticks_keep_their_own_time() -> None:
+    # admit() serves replays: their ticks carry the series' times, whatever our clock says.
+    validator = clocked(max_future_ms=0)
+    assert validator.admit(Tick("GOOG", NOW_MS + 3_600_000, 1.0, 0.0)) is None
+    assert validator.admit(Tick("GOOG", 1_000, 1.0, 0.0)) == "out_of_order"
+    assert validator.watermarks == {"GOOG": NOW_MS + 3_600_000}

@@ -5,7 +5,10 @@ yet confirmed by storage (not yet batched, in memory or spooled); `spooled` the 
 disk; `stored` the ticks storage confirmed (a batch answered `duplicate` counts: it is stored,
 once); `subscribers` the open WebSockets and `dropped` the messages they lost to the
 slow-subscriber policy. `storage` is up, down or unknown (nothing sent yet) and `backpressure`
-true while producers are held back.
+true while producers are held back. `batches.rejected` counts the batches this process
+quarantined; `quarantine` what the spool's rejected/ holds, from this run and earlier ones
+(`batches`, `bytes`, `directory`) and how many of this run's were `poisoned` (a 5xx again and
+again rather than a 4xx).
 """
 
 from fastapi import APIRouter
@@ -18,6 +21,7 @@ router = APIRouter(tags=["stats"])
 @router.get("/stats")
 async def stats(bridge: BridgeDep) -> dict:
     report = bridge.pipeline.stats()
+    report["quarantine"] = bridge.pipeline.outbox.quarantine_stats()
     report["replays"] = bridge.replays.running()
     report["feeds"] = len(bridge.feeds.feeds)
     return report

@@ -21,8 +21,9 @@ _SOURCE = re.compile(SOURCE_PATTERN)
 
 @router.post("/ticks", status_code=status.HTTP_202_ACCEPTED, response_model=TicksAccepted)
 async def post_ticks(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> dict:
-    """Accept valid ticks, count the others by reason; 503 + Retry-After while the buffer
-    is full (nothing is taken then, so the caller can resend the same request)."""
+    """Accept valid ticks, count the others by reason; 202 only once the accepted ticks are
+    on disk (the journal). 503 + Retry-After while the buffer is full (nothing is taken then,
+    so the caller can resend the same request) or when the journal cannot be written."""
     if pipeline.outbox.full():
         raise busy("buffer full while storage catches up; retry later")
     body = await request.body()
@@ -45,6 +46,8 @@ async def post_ticks(request: Request, pipeline: PipelineDep, settings: Settings
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"source must match {SOURCE_PATTERN}"
         )
-    tally = pipeline.ingest(ticks, source)
-    await pipeline.cut_full()
+    try:
+        tally = await pipeline.ingest(ticks, source)
+    except OSError as exc:  # not on disk, so not acknowledged
+        raise busy(f"cannot make the ticks durable ({exc.strerror or exc}); retry later") from None
     return tally.public()

@@ -1,6 +1,7 @@
 """POST /ticks and /stats: malformed ticks counted per reason, valid ones stored once."""
 
 import json
+import time
 import uuid
 
 import httpx
@@ -86,4 +87,22 @@ async def test_too_many_ticks_in_one_request_is_413(start_bridge) -> None:
 async def test_health_is_ok_with_storage_up(client: httpx.AsyncClient) -> None:
     report = (await client.get("/health")).json()
     assert report["status"] == "ok", report
-    assert set(report["checks"]) == {"database-service", "spool"}
+    assert set(report["checks"]) == {"database-service", "spool", "quarantine"}
+
+
+async def test_a_tick_from_the_future_is_refused_and_does_not_block_real_ones(
+    start_bridge,
+) -> None:
+    symbol = unique_symbol("FU")
+    running = await start_bridge(known_symbols=symbol, max_future_ms=60_000)
+    now_ms = int(time.time() * 1000)
+    year_2099 = 4_070_908_800_000
+    async with httpx.AsyncClient(base_url=running.url) as client:
+        future = await client.post(
+            "/ticks", json={"ticks": [{"symbol": symbol, "ts_ms": year_2099, "price": 1}]}
+        )
+        assert future.json() == {"accepted": 0, "rejected": {"future": 1}}
+        real = [{"symbol": symbol, "ts_ms": now_ms + i, "price": 1} for i in range(3)]
+        answer = await client.post("/ticks", json={"ticks": real})
+        assert answer.json() == {"accepted": 3, "rejected": {}}
+        assert (await client.get("/stats")).json()["rejected"]["future"] == 1
