@@ -285,11 +285,11 @@ def up(c, profile="core", timeout=300, build_=False, dev=False):
     console.print(
         f"{len(states)} containers healthy {time.perf_counter() - started:.1f}s after start"
     )
-    restarted = {name: c.restart_count for name, c in stack.containers().items() if c.restart_count}
+    restarted = [s for s in states if s.restarts]
     if restarted:
         console.print(
             "[yellow]restarted by the engine after their process died:[/] "
-            + ", ".join(f"{name} ({count}x)" for name, count in sorted(restarted.items()))
+            + ", ".join(f"{s.name} ({s.restarts}x)" for s in restarted)
             + "; `inv logs SERVICE` shows why"
         )
 

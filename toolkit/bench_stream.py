@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import time
@@ -25,7 +26,7 @@ import time
 import httpx
 from websockets.asyncio.client import connect
 
-from toolkit import loadgen
+from toolkit import health, loadgen, stack
 from toolkit.catalog import Catalog
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
@@ -195,6 +196,21 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
         with step(f"ingest: replay {SERIES} at full speed into ClickHouse") as note:
             section["ingest"] = await ingest(c, headers, limit, within=300)
             note["note"] = f"{section['ingest']['ticks_per_s']} ticks/s"
+        # Durability's cost, as a ratio in this run: the same replay into a data-bridge
+        # recreated with the journal off, then into one recreated with it on (each fresh
+        # process warmed by a one-bar replay first, so neither pays for the other's warm-up).
+        for key, durable in (("ingest_volatile", False), ("ingest_durable", True)):
+            label = "on" if durable else "off"
+            with step(f"ingest with the intake journal {label} (data-bridge recreated)") as note:
+                await asyncio.to_thread(_recreate_bridge, catalog, durable=durable)
+                await ingest(c, headers, 1, within=60)
+                section[key] = await ingest(c, headers, limit, within=300)
+                note["note"] = f"{section[key]['ticks_per_s']} ticks/s"
+        section["durability_cost"] = round(
+            1
+            - section["ingest_durable"]["ticks_per_s"] / section["ingest_volatile"]["ticks_per_s"],
+            3,
+        )
         gateway_ws = loadgen.GATEWAY_URL.replace("http://", "ws://")
         for name, url in (
             ("fanout_direct", f"ws://{loadgen.LOOPBACK}:8001/ws"),
@@ -210,27 +226,57 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
     return section
 
 
+def _recreate_bridge(catalog: Catalog, durable: bool) -> None:
+    """data-bridge again, with DURABLE_INTAKE as asked (compose interpolates it), healthy."""
+    previous = os.environ.get("DURABLE_INTAKE")
+    os.environ["DURABLE_INTAKE"] = "true" if durable else "false"
+    try:
+        client = stack.compose(["full"])
+        health.start_and_wait(
+            catalog,
+            ["data-bridge"],
+            lambda: client.compose.up(["data-bridge"], detach=True, no_deps=True, quiet=True),
+            timeout=120,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("DURABLE_INTAKE", None)
+        else:
+            os.environ["DURABLE_INTAKE"] = previous
+
+
 def measure(catalog: Catalog, quick: bool = False) -> dict:
     """The stream section, from synchronous code."""
     return asyncio.run(_measure(catalog, quick))
 
 
 def _show(section: dict) -> None:
-    ingest_row = section.get("ingest") or {}
     console.print(
         table(
             "ingestion into ClickHouse (end to end)",
-            ["series", "ticks", "seconds", "ticks/s"],
+            ["journal", "series", "ticks", "seconds", "ticks/s"],
             [
                 (
-                    ingest_row.get("series"),
-                    ingest_row.get("ticks"),
-                    ingest_row.get("seconds"),
-                    ingest_row.get("ticks_per_s"),
+                    label,
+                    row.get("series"),
+                    row.get("ticks"),
+                    row.get("seconds"),
+                    row.get("ticks_per_s"),
                 )
+                for label, row in (
+                    ("on (the stack as it ran)", section.get("ingest") or {}),
+                    ("off (fresh process)", section.get("ingest_volatile") or {}),
+                    ("on (fresh process)", section.get("ingest_durable") or {}),
+                )
+                if row
             ],
         )
     )
+    if "durability_cost" in section:
+        console.print(
+            f"the journal costs {section['durability_cost']:.0%} of ingest throughput "
+            "(fresh processes, same run; negative: within this machine's noise)"
+        )
     rows = [
         (
             name,

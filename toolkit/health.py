@@ -24,6 +24,7 @@ class ServiceState:
     health: str
     seconds: float | None
     url: str
+    restarts: int = 0  # by the engine's restart policy, after the process died
 
 
 def _project_containers() -> dict[str, object]:
@@ -59,6 +60,7 @@ def wait_healthy(
     healthy_at: dict[str, tuple[float, str]] = {}
     deadline = started + timeout
     last: dict[str, tuple[str, str]] = {}
+    restarted: dict[str, int] = {}
     while True:
         if (error := failed()) is not None:
             raise error
@@ -75,6 +77,7 @@ def wait_healthy(
             except docker.errors.NotFound:  # replaced by compose between listing and now
                 continue
             status = _status(container)
+            restarted[name] = int(container.attrs.get("RestartCount", 0))
             if status != last.get(name) and on_change:
                 on_change(name, *status)
             last[name] = status
@@ -96,7 +99,10 @@ def wait_healthy(
             raise NeverHealthy(waiting[0], f"not healthy after {timeout:.0f}s", waiting)
         time.sleep(0.25)
     return [
-        ServiceState(n, last[n][0], last[n][1], healthy_at[n][0], _url(catalog, n)) for n in names
+        ServiceState(
+            n, last[n][0], last[n][1], healthy_at[n][0], _url(catalog, n), restarted.get(n, 0)
+        )
+        for n in names
     ]
 
 

@@ -452,6 +452,8 @@ def figures(run: dict) -> dict[str, tuple[float, str, bool]]:
             add(f"memory {service} {key[:-3]}", f.get(key), "MB")
     stream = run.get("stream") or {}
     add("stream ingest", (stream.get("ingest") or {}).get("ticks_per_s"), "ticks/s", higher=True)
+    volatile = (stream.get("ingest_volatile") or {}).get("ticks_per_s")
+    add("stream ingest, journal off", volatile, "ticks/s", higher=True)
     for name, f in stream.items():
         if name.startswith("fanout"):
             add(f"stream {name} p99", f.get("p99_ms"), "ms")

@@ -10,7 +10,10 @@ markdown and a chart and compares two documents. Sections and their shapes:
 - latency["http"][name] = {p50_ms, p95_ms, p99_ms, rps, requests, errors, concurrency, seconds}
 - latency["in_process"][service][test] = {median_us, min_us, max_us, rounds}
 - memory[service] = {idle_mb, load_mb}
-- stream["ingest"] = {series, ticks, stored, seconds, ticks_per_s}; stream["fanout_direct"] and
+- stream["ingest"] = {series, ticks, stored, seconds, ticks_per_s}; stream["ingest_volatile"] the
+  same with data-bridge's journal off (DURABLE_INTAKE=false), and stream["durability_cost"]
+  = 1 - durable / volatile throughput, both measured on fresh processes in the same run
+  (stream["ingest_durable"] is the durable one); stream["fanout_direct"] and
   stream["fanout_gateway"] = {subscribers, messages, deliveries, dropped, p50_ms, p95_ms,
   p99_ms, max_ms}
 - ai["provider_cache"] = {requests, distinct_prompts, distinct_questions, exact_hits,
