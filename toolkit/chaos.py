@@ -380,12 +380,100 @@ async def registrations_under_postgres_kill(client, headers, quick: bool) -> Out
     )
 
 
+async def sessions_under_redis_kill(client, headers, quick: bool) -> Outcome:
+    """Sessions opened through the gateway, then Redis SIGKILLed: each must still be valid.
+
+    Redis appends every write to its log and fsyncs it once a second (appendfsync everysec):
+    the promise is for sessions older than that second, so the kill waits 1.5 s."""
+    users = [loadgen.BenchUser.new() for _ in range(3 if quick else 10)]
+    tokens = []
+    for user in users:
+        tokens.append(await loadgen.register_and_login(client, loadgen.RateBudget(60), user))
+    await asyncio.sleep(1.5)
+    _, _, before = await asyncio.to_thread(_state, "redis")
+    killed = await asyncio.to_thread(sigkill, "redis")
+    recovery = await healthy_again("redis", before, killed)
+    _, _, after = await asyncio.to_thread(_state, "redis")
+    valid, failed = 0, 0
+    for pair in tokens:
+        for _ in range(20):  # the gateway and user-service reconnect to Redis on their own
+            answer = await client.get(
+                "/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+            )
+            if answer.status_code == 200 or answer.status_code == 401:
+                break
+            failed += 1
+            await asyncio.sleep(0.5)
+        valid += answer.status_code == 200
+    return Outcome(
+        "SIGKILL redis with sessions open",
+        "redis",
+        len(tokens),
+        valid,
+        len(tokens) - valid,
+        0,
+        failed,
+        recovery,
+        after - before,
+        "sessions 1.5 s old (Redis fsyncs its log every second); each checked by /auth/me",
+    )
+
+
+async def model_under_ml_kill(client, headers, quick: bool) -> Outcome:
+    """A model trained and promoted through the gateway, then ml-processing SIGKILLed: it is
+    still listed and still the active one."""
+    ml = "/api/ml-processing"
+    symbol = bench_stream.new_symbol("CM")
+    body = {"series": bench_stream.SERIES, "symbol": symbol, "speed": 0}
+    replay = await bench_stream.start_replay(client, headers, **body)
+    await bench_stream.replay_finished(client, headers, replay["replay_id"], 120)
+    train = {"symbol": symbol, "interval": "1h", "model": "xgboost", "promote": True}
+    job, deadline = None, time.monotonic() + 120
+    while job is None and time.monotonic() < deadline:  # candles land a moment after ticks
+        started = await client.post(f"{ml}/models/train", json=train, headers=headers)
+        if started.status_code == 202:
+            while time.monotonic() < deadline:
+                state = await client.get(f"{ml}/jobs/{started.json()['id']}", headers=headers)
+                job = state.json()
+                if job["state"] in {"succeeded", "failed"}:
+                    break
+                await asyncio.sleep(0.5)
+            if job["state"] != "succeeded":
+                job = None
+        if job is None:
+            await asyncio.sleep(1)
+    if job is None:
+        raise ToolkitError("no model could be trained for the ml-processing fault", "its logs")
+    _, _, before = await asyncio.to_thread(_state, "ml-processing")
+    killed = await asyncio.to_thread(sigkill, "ml-processing")
+    recovery = await healthy_again("ml-processing", before, killed)
+    _, _, after = await asyncio.to_thread(_state, "ml-processing")
+    active = (await client.get(f"{ml}/models/active", headers=headers)).json()
+    listed = (await client.get(f"{ml}/models", headers=headers)).text
+    kept = int(active.get("active") == job["version"] and str(job["version"]) in listed)
+    return Outcome(
+        "SIGKILL ml-processing after a promotion",
+        "ml-processing",
+        1,
+        kept,
+        1 - kept,
+        0,
+        0,
+        recovery,
+        after - before,
+        f"model {job['version']} trained and promoted, then the kill",
+    )
+
+
 FAULTS: dict[str, Callable[..., Awaitable[Outcome]]] = {
     "bridge-storage-away": bridge_killed_with_storage_away,
     "bridge-mid-stream": lambda c, h, q: ticks_under_kill(c, h, "data-bridge", q),
     "database-service-mid-stream": lambda c, h, q: ticks_under_kill(c, h, "database-service", q),
     "clickhouse-mid-replay": replay_under_clickhouse_kill,
     "postgres-mid-registration": registrations_under_postgres_kill,
+    "gateway-mid-stream": lambda c, h, q: ticks_under_kill(c, h, "api-gateway", q),
+    "redis-sessions": sessions_under_redis_kill,
+    "ml-processing-after-promotion": model_under_ml_kill,
 }
 
 
