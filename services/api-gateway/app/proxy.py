@@ -2,7 +2,8 @@
 
 Request bodies are buffered (servicekit already caps them at MAX_BODY_BYTES), so an oversized
 body is refused before any upstream sees it and an idempotent request can be resent once.
-Responses are buffered when small and declared, streamed otherwise.
+Responses are buffered when small and declared, streamed otherwise; the locations they name
+are made public (app.redirects). Error bodies name the service, never its address.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
 
 from app.core.security import Identity
+from app.redirects import rewrite_locations
 from servicekit.http import IDEMPOTENT
 from servicekit.logging import request_id_var
 
@@ -45,6 +47,7 @@ DROP_FROM_CLIENT = HOP_BY_HOP | {
     b"x-username",
     b"x-internal-token",
     b"x-request-id",
+    b"x-real-ip",
     b"x-forwarded-for",
     b"x-forwarded-host",
     b"x-forwarded-proto",
@@ -88,16 +91,19 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def forward_headers(
-    request: HTTPConnection, identity: Identity | None
+    request: HTTPConnection, identity: Identity | None, client: str
 ) -> list[tuple[bytes, bytes]]:
-    """Client headers minus hop-by-hop and identity ones, plus what the gateway vouches for."""
+    """Client headers minus hop-by-hop and identity ones, plus what the gateway vouches for:
+    `client` (app.clientaddress) as X-Real-IP, which upstreams' limits count."""
     raw = request.headers.raw
     drop = DROP_FROM_CLIENT | _connection_tokens(raw)
     headers = [(name, value) for name, value in raw if name.lower() not in drop]
-    client = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    # The chain goes on as proxies pass it: what came in, plus the peer. Only X-Real-IP is ours.
     prior = b", ".join(value for name, value in raw if name.lower() == b"x-forwarded-for")
-    forwarded_for = prior + b", " + client.encode() if prior else client.encode()
+    forwarded_for = prior + b", " + peer.encode() if prior else peer.encode()
     headers += [
+        (b"x-real-ip", client.encode("latin-1")),
         (b"x-forwarded-for", forwarded_for),
         (b"x-forwarded-proto", request.scope.get("scheme", "http").encode()),
         (b"x-request-id", request_id_var.get().encode("latin-1")),
@@ -133,17 +139,18 @@ async def forward(
     *,
     service: str,
     url: str,
-    identity: Identity | None,
+    headers: list[tuple[bytes, bytes]],
     deadline: float,
+    base: str,
+    prefix: str,
 ) -> Response:
-    """Send the request to `url` and relay the answer; transport failures become JSON errors."""
+    """Send the request to `url` and relay the answer; transport failures become JSON errors.
+
+    `base` is the upstream's base URL and `prefix` the public path it is routed under: the
+    locations it answers with are rewritten from the one to the other.
+    """
     body = await request.body()
-    outgoing = httpx.Request(
-        request.method,
-        url,
-        headers=forward_headers(request, identity),
-        content=body or None,
-    )
+    outgoing = httpx.Request(request.method, url, headers=headers, content=body or None)
     # One budget for the whole exchange, retry and buffered body included.
     expires_at = asyncio.get_running_loop().time() + deadline
     try:
@@ -159,7 +166,7 @@ async def forward(
     except httpx.TransportError as exc:
         return _failed(service, url, 502, f"{service} sent an invalid or broken response", exc)
     try:
-        return await _relay(request, upstream, service, expires_at)
+        return await _relay(request, upstream, service, expires_at, (base, prefix))
     except TimeoutError:
         return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", None)
 
@@ -174,11 +181,16 @@ def _failed(
 
 
 async def _relay(
-    request: Request, upstream: httpx.Response, service: str, expires_at: float
+    request: Request,
+    upstream: httpx.Response,
+    service: str,
+    expires_at: float,
+    route: tuple[str, str],
 ) -> Response:
     """Relay the upstream response as received (still encoded, so content-length holds)."""
     drop = DROP_FROM_UPSTREAM | _connection_tokens(upstream.headers.raw)
     headers = [(n.lower(), v) for n, v in upstream.headers.raw if n.lower() not in drop]
+    headers = rewrite_locations(headers, *route)
     declared = upstream.headers.get("content-length", "")
     small = declared.isdigit() and int(declared) <= BUFFER_LIMIT
     if small or request.method == "HEAD" or upstream.status_code in (204, 304):

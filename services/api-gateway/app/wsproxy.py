@@ -77,11 +77,11 @@ async def refuse(websocket: WebSocket, response: Response, reason: str) -> None:
 
 
 async def _open_upstream(
-    websocket: WebSocket, url: str, identity: Identity, settings: Settings
+    websocket: WebSocket, url: str, identity: Identity, settings: Settings, client: str
 ) -> ClientConnection:
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in forward_headers(websocket, identity)
+        for name, value in forward_headers(websocket, identity, client)
         if name.lower() not in HANDSHAKE_HEADERS
     ]
     return await connect(
@@ -120,11 +120,13 @@ async def relay(
     service: str,
     url: str,
     identity: Identity,
+    client: str,
 ) -> None:
-    """Open `url` (ws://) for `identity`, accept the client and relay until either side ends."""
+    """Open `url` (ws://) for `identity` at `client` (its address), accept the client and relay
+    until either side ends."""
     started = time.monotonic()
     try:
-        upstream = await _open_upstream(websocket, url, identity, settings)
+        upstream = await _open_upstream(websocket, url, identity, settings, client)
     except InvalidStatus as exc:
         log.info(
             "%s refused the WebSocket %s: HTTP %d", service, _path(url), exc.response.status_code

@@ -16,7 +16,15 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.main import create_gateway
-from tests.upstreams import dead_url, echo_app, garbage_server, serve, silent_url, slow_app
+from tests.upstreams import (
+    dead_url,
+    echo_app,
+    garbage_server,
+    models_app,
+    serve,
+    silent_url,
+    slow_app,
+)
 from tests.utils import (
     REDIS_URL,
     SLOW_DELAY,
@@ -36,7 +44,8 @@ def upstreams() -> Iterator[Upstreams]:
         dead = stack.enter_context(dead_url())
         garbage, connections = stack.enter_context(garbage_server())
         silent = stack.enter_context(silent_url())
-        yield Upstreams(echo, slow, dead, garbage, connections, silent)
+        models = stack.enter_context(serve(models_app()))
+        yield Upstreams(echo, slow, dead, garbage, connections, silent, models)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,26 @@ def test_defaults(monkeypatch):
     assert settings.upstream_timeout == 10
 
 
+def test_trusted_proxies_default_to_loopback(monkeypatch):
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    assert [str(network) for network in Settings().trusted_proxies] == ["127.0.0.1/32", "::1/128"]
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        ('["10.0.0.0/8", "192.168.1.7", "FD00::/8"]', ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]),
+        # The comma-separated form of uvicorn's FORWARDED_ALLOW_IPS works too.
+        ("172.18.0.1, 10.0.0.0/8", ["172.18.0.1/32", "10.0.0.0/8"]),
+        ("[]", []),
+        ("", []),
+    ],
+)
+def test_trusted_proxies_are_parsed(monkeypatch, value, networks):
+    monkeypatch.setenv("TRUSTED_PROXIES", value)
+    assert [str(network) for network in Settings().trusted_proxies] == networks
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -42,6 +62,10 @@ def test_defaults(monkeypatch):
         ({"RATE_LIMIT_PER_MINUTE": "0"}, "rate_limit_per_minute"),
         ({"JWT_SECRET": ""}, "JWT_SECRET is required"),
         ({"REDIS_URL": "http://redis:6379"}, "REDIS_URL must be"),
+        ({"TRUSTED_PROXIES": '["proxy.local"]'}, "'proxy.local' is not an IP address or network"),
+        ({"TRUSTED_PROXIES": "[10]"}, "10 is not an IP address or network"),
+        ({"TRUSTED_PROXIES": "0.0.0.0/0"}, "trusts every address"),
+        ({"TRUSTED_PROXIES": '["::/0"]'}, "trusts every address"),
     ],
 )
 def test_invalid_settings_are_refused_clearly(monkeypatch, env, message):

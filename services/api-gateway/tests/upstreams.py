@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 BIG_CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
@@ -122,6 +122,39 @@ def echo_app() -> FastAPI:
                 "body": body.decode("latin-1"),
             }
         )
+
+    return app
+
+
+def models_app() -> FastAPI:
+    """Real routes and nothing else, so a trailing slash gets FastAPI's own redirect: to an
+    absolute URL made of the Host header the gateway sent (the upstream's own address)."""
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/models")
+    async def models(request: Request) -> dict:
+        return {"models": [], "query": request.scope["query_string"].decode("latin-1")}
+
+    @app.get("/auth/me")
+    async def me() -> dict[str, str]:
+        return {"path": "/auth/me"}
+
+    @app.get("/moved")
+    async def moved() -> Response:
+        # Path-absolute: a client resolves it against the gateway, where /models is not routed.
+        return RedirectResponse("/models?from=moved", status_code=308)
+
+    @app.post("/jobs")
+    async def create_job() -> Response:
+        return JSONResponse({"id": 7}, status_code=202, headers={"Location": "/jobs/7"})
+
+    @app.get("/elsewhere")
+    async def elsewhere() -> Response:
+        return RedirectResponse("https://example.org/docs", status_code=302)
 
     return app
 

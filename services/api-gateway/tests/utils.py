@@ -30,6 +30,7 @@ class Upstreams:
     garbage: str
     garbage_connections: list[int]
     silent: str
+    models: str
 
 
 def settings_for(servers: Upstreams, /, **overrides) -> Settings:
@@ -42,6 +43,7 @@ def settings_for(servers: Upstreams, /, **overrides) -> Settings:
             "down-service": servers.dead,
             "garbage-service": servers.garbage,
             "database-service": servers.echo,  # configured, yet never public
+            "models-service": servers.models,  # public only where a test says so
         },
         "public_services": ["echo-service", "slow-service", "down-service", "garbage-service"],
         "upstream_timeout": TIMEOUT,

@@ -1,8 +1,8 @@
 """Fixtures: the app against the real database-service and Redis named by the environment.
 
 Storage is shared and never emptied, so every test makes its own users (random names) and
-sends its login attempts from its own client address (X-Forwarded-For), which keeps the rate
-limits of one test from touching another.
+sends its requests from its own client address (X-Real-IP, as the gateway does, with the
+internal token), which keeps the rate limits of one test from touching another.
 """
 
 import os
@@ -24,7 +24,7 @@ if _missing:
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import app as main_app  # noqa: E402
 from app.main import build_app  # noqa: E402
-from tests.utils import new_credentials, unique_address  # noqa: E402
+from tests.utils import new_credentials, unique_address, via_gateway  # noqa: E402
 
 UserFactory = Callable[..., dict]
 
@@ -42,7 +42,7 @@ def app() -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     """A client whose lifespan runs, posing as its own client address."""
-    with TestClient(app, headers={"X-Forwarded-For": unique_address()}) as test_client:
+    with TestClient(app, headers=via_gateway(unique_address())) as test_client:
         yield test_client
 
 
@@ -53,7 +53,7 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 
     def make(**overrides) -> TestClient:
         test_client = TestClient(
-            build_app(Settings(**overrides)), headers={"X-Forwarded-For": unique_address()}
+            build_app(Settings(**overrides)), headers=via_gateway(unique_address())
         )
         test_client.__enter__()
         started.append(test_client)

@@ -1,5 +1,6 @@
 """Helpers the tests share."""
 
+import os
 import uuid
 
 import jwt
@@ -8,9 +9,14 @@ from servicekit import testing
 
 
 def unique_address() -> str:
-    """An IPv6 documentation address no other test uses."""
-    suffix = uuid.uuid4().hex[:16]
-    return "2001:db8:" + ":".join(suffix[i : i + 4] for i in range(0, 16, 4))
+    """An IPv6 documentation address in a /64 no other test uses (limits count per /64)."""
+    suffix = uuid.uuid4().hex
+    return f"2001:db8:{suffix[:4]}:{suffix[4:8]}::{suffix[8:12]}"
+
+
+def via_gateway(address: str) -> dict[str, str]:
+    """The headers of a request the gateway forwards for the client at `address`."""
+    return {"X-Real-IP": address, "X-Internal-Token": os.environ["INTERNAL_TOKEN"]}
 
 
 closed_port = testing.closed_port

@@ -2,27 +2,36 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, status
 from starlette.requests import HTTPConnection
 
+from app.clientaddress import client_address
 from app.core.clients import Clients
 from app.core.security import Identity, authenticate
 
 
-def get_clients(request: Request) -> Clients:
-    return request.app.state.clients
+def get_clients(connection: HTTPConnection) -> Clients:
+    return connection.app.state.clients
 
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 
 
-async def enforce_rate_limit(connection: HTTPConnection, clients: ClientsDep) -> None:
-    """429 once the socket peer (not a forgeable header) exceeds its per-minute budget.
+def get_client_address(connection: HTTPConnection, clients: ClientsDep) -> str:
+    """The client's address: the peer, or what a trusted proxy in front of it says."""
+    return client_address(connection, clients.settings.trusted_proxies)
 
-    Takes any connection, so a WebSocket handshake counts against the same budget.
+
+# FastAPI computes it once per request, for the rate limit and the upstream's X-Real-IP alike.
+ClientAddress = Annotated[str, Depends(get_client_address)]
+
+
+async def enforce_rate_limit(clients: ClientsDep, client: ClientAddress) -> None:
+    """429 once the client (never a header an untrusted peer wrote) exceeds its budget.
+
+    A WebSocket handshake calls it too, so it counts against the same budget.
     """
-    peer = connection.client.host if connection.client else "unknown"
-    retry_after = await clients.limiter.hit(peer)
+    retry_after = await clients.limiter.hit(client)
     if retry_after is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

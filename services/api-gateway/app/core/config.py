@@ -1,5 +1,6 @@
 """Gateway settings, read from the environment and validated at start-up."""
 
+import ipaddress
 import json
 import logging
 from typing import Annotated, Any
@@ -13,6 +14,8 @@ from servicekit.settings import ServiceSettings
 log = logging.getLogger("app.config")
 
 AUTH_SERVICE = "user-service"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")]
 
 
 def _json(name: str, value: Any, expected: type, example: str) -> Any:
@@ -25,6 +28,27 @@ def _json(name: str, value: Any, expected: type, example: str) -> Any:
     if not isinstance(value, expected):
         raise ValueError(f"{name} must be a JSON {expected.__name__}, e.g. {example}")
     return value
+
+
+def _network(item: Any) -> IPNetwork:
+    """One TRUSTED_PROXIES entry: an address or a network, never one holding every address."""
+    if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        network = item
+    else:
+        try:
+            if not isinstance(item, str):
+                raise ValueError
+            network = ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    if network.prefixlen == 0:
+        # Then no hop is ever untrusted, and the left-most entry, the client's own, would count.
+        raise ValueError(
+            f"TRUSTED_PROXIES: {network} trusts every address: clients could name theirs"
+        )
+    return network
 
 
 class Settings(ServiceSettings):
@@ -44,6 +68,10 @@ class Settings(ServiceSettings):
     ws_max_message_bytes: int = Field(default=1_048_576, ge=1, le=16 * 1024 * 1024)
     # How often an open WebSocket's session is re-checked: a logout ends it within this time.
     ws_session_check_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Peers whose X-Forwarded-For is believed: the load balancers in front of the gateway.
+    # Loopback by default, as uvicorn's own --forwarded-allow-ips (which rewrites the peer of a
+    # loopback connection before the gateway sees it); in a container only its own processes.
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = LOOPBACK
 
     @field_validator("upstreams", mode="before")
     @classmethod
@@ -54,6 +82,15 @@ class Settings(ServiceSettings):
     @classmethod
     def _parse_public(cls, value: Any) -> Any:
         return _json("PUBLIC_SERVICES", value, list, '["orders-service"]')
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            # The comma-separated form of uvicorn's FORWARDED_ALLOW_IPS.
+            value = [item for item in value.split(",") if item.strip()]
+        value = _json("TRUSTED_PROXIES", value, list, '["10.0.0.0/8"]')
+        return [_network(item) for item in value]
 
     @field_validator("upstreams")
     @classmethod

@@ -1,5 +1,6 @@
 """Dependencies shared by the routes, declared as Annotated types."""
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -7,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.backends import Backends
 from app.core.config import Settings
+from app.core.ratelimit import client_subject
 from app.core.security import TokenError, decode_token
 from app.core.sessions import Session, SessionStore
 from servicekit.http import ServiceClient
@@ -31,17 +33,22 @@ def get_sessions(backends: Annotated[Backends, Depends(get_backends)]) -> Sessio
     return backends.sessions
 
 
-def get_client_address(request: Request) -> str:
-    """The caller's address: the last X-Forwarded-For entry, else the peer.
+def _from_gateway(request: Request, internal_token: str) -> bool:
+    supplied = request.headers.get("x-internal-token", "")
+    # Compared as bytes: compare_digest refuses non-ASCII str, and headers may carry any byte.
+    return bool(internal_token) and hmac.compare_digest(supplied.encode(), internal_token.encode())
 
-    The gateway appends the address it saw to whatever the client sent, so only the last entry
-    is trustworthy; earlier ones are the client's own claims and would let it dodge the limit.
+
+def get_client_address(request: Request) -> str:
+    """The client the limits count (see client_subject): the gateway's X-Real-IP, else the peer.
+
+    X-Real-IP is believed only with the internal token: this service's port is published on
+    the host too, where anyone could send the header to pick a fresh budget.
     """
-    forwarded = request.headers.get("x-forwarded-for", "")
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    if last:
-        return last[:64]
-    return request.client.host if request.client else "unknown"
+    claimed = request.headers.get("x-real-ip", "").strip()
+    if claimed and _from_gateway(request, get_settings(request).internal_token):
+        return client_subject(claimed)
+    return client_subject(request.client.host if request.client else "unknown")
 
 
 def unauthorized(detail: str) -> HTTPException:

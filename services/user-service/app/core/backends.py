@@ -5,6 +5,7 @@ import logging
 from redis.asyncio import Redis
 
 from app.core.config import Settings
+from app.core.loginguard import LoginGuard
 from app.core.ratelimit import SlidingWindowLimiter
 from app.core.sessions import SessionStore
 from servicekit.http import ServiceClient
@@ -21,8 +22,8 @@ class Backends:
     redis: Redis
     db: ServiceClient
     sessions: SessionStore
-    account_failures: SlidingWindowLimiter
-    client_attempts: SlidingWindowLimiter
+    logins: LoginGuard
+    registrations: SlidingWindowLimiter
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -43,17 +44,12 @@ class Backends:
         self.sessions = SessionStore(
             self.redis, ttl=s.refresh_token_ttl, profile_ttl=s.profile_cache_ttl
         )
-        self.account_failures = SlidingWindowLimiter(
+        self.logins = LoginGuard(self.redis, s)
+        self.registrations = SlidingWindowLimiter(
             self.redis,
-            prefix="login:failures",
-            limit=s.login_max_failures_per_account,
-            window=s.login_window_seconds,
-        )
-        self.client_attempts = SlidingWindowLimiter(
-            self.redis,
-            prefix="login:attempts",
-            limit=s.login_max_attempts_per_client,
-            window=s.login_window_seconds,
+            prefix="register:attempts",
+            limit=s.register_max_per_client,
+            window=s.register_window_seconds,
         )
 
     async def close(self) -> None:

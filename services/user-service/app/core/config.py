@@ -34,9 +34,19 @@ class Settings(ServiceSettings):
     # bcrypt accepts 4..31; each step doubles the work, 12 is ~0.25 s on a modern core.
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
 
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_attempts_per_client: int = Field(default=30, ge=1)
+    # Failed logins within LOGIN_WINDOW_SECONDS (successes count nowhere): one client on one
+    # account; one client over all accounts; one account from all clients, a ceiling for
+    # guesses spread over many addresses that the clients which logged in to the account within
+    # LOGIN_KNOWN_CLIENT_SECONDS pass anyway, so guessers cannot lock its owner out.
+    login_max_failures_per_account_and_client: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=30, ge=1)
+    login_max_failures_per_account: int = Field(default=100, ge=1)
+    login_known_client_seconds: int = Field(default=30 * 86_400, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    # Registrations per client and window: each costs a bcrypt hash, and each 409 says a name
+    # is taken. Generous, as every client on the Docker host reaches us from one address.
+    register_max_per_client: int = Field(default=30, ge=1)
+    register_window_seconds: int = Field(default=600, ge=1)
 
     def secret_fields(self) -> tuple[str, ...]:
         return (*super().secret_fields(), "jwt_secret")
@@ -45,6 +55,12 @@ class Settings(ServiceSettings):
     def _check_consistency(self) -> "Settings":
         if self.refresh_token_ttl < self.access_token_ttl:
             raise ValueError("REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL")
+        if self.login_max_failures_per_account < self.login_max_failures_per_account_and_client:
+            # The ceiling would then be the per-account limit, and guessers could lock owners out.
+            raise ValueError(
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT must not be below "
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_CLIENT"
+            )
         if self.environment == "production":
             if len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
                 raise ValueError(

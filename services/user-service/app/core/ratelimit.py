@@ -1,5 +1,7 @@
-"""Sliding-window limits on login attempts, kept in Redis so every worker and replica agrees."""
+"""Sliding-window limits kept in Redis, so every worker and replica agrees, and the address
+a limit counts as one client."""
 
+import ipaddress
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,14 +26,34 @@ return {1, 0}
 """
 
 
+def client_subject(address: str) -> str:
+    """What the limits count as one client: an IPv4 address, or an IPv6 address's /64.
+
+    One host commonly holds a whole /64: counted per address, it would have a fresh budget
+    for each of its 2**64 addresses.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]  # not an address (a test client's peer): counted as written
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def retry_seconds(wait_ms: int) -> int:
+    """Whole seconds, rounded up and never 0, so a client honouring it is not refused again."""
+    return max(1, math.ceil(int(wait_ms) / 1000))
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether an attempt may go ahead; if not, in how many seconds one may."""
 
     allowed: bool
     retry_after: int = 0
-    # The entry recorded for an allowed attempt, so it can be taken back.
-    token: str = ""
 
 
 class SlidingWindowLimiter:
@@ -49,19 +71,9 @@ class SlidingWindowLimiter:
 
     async def acquire(self, subject: str) -> Decision:
         """Record an attempt for `subject` unless its window is full."""
-        token = uuid.uuid4().hex
         allowed, wait_ms = await self._acquire(
-            keys=[self.key(subject)], args=[self.limit, self.window * 1000, token]
+            keys=[self.key(subject)], args=[self.limit, self.window * 1000, uuid.uuid4().hex]
         )
         if allowed:
-            return Decision(allowed=True, token=token)
-        # Whole seconds, rounded up and never 0, so a client honouring it is not refused again.
-        return Decision(allowed=False, retry_after=max(1, math.ceil(int(wait_ms) / 1000)))
-
-    async def release(self, subject: str, token: str) -> None:
-        """Take back one recorded attempt."""
-        await self.redis.zrem(self.key(subject), token)
-
-    async def reset(self, subject: str) -> None:
-        """Forget every recorded attempt of `subject`."""
-        await self.redis.delete(self.key(subject))
+            return Decision(allowed=True)
+        return Decision(allowed=False, retry_after=retry_seconds(wait_ms))

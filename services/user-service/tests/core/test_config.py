@@ -27,6 +27,10 @@ def test_production_accepts_good_values() -> None:
         ({"bcrypt_rounds": 4}, "BCRYPT_ROUNDS must be at least 10"),
         ({"bcrypt_rounds": 3}, "greater than or equal to 4"),
         ({"access_token_ttl": 900, "refresh_token_ttl": 60}, "must not be shorter"),
+        (
+            {"login_max_failures_per_account": 4},
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT must not be below",
+        ),
     ],
 )
 def test_production_refuses(override: dict, message: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.core.config import Settings
+from app.core.loginguard import LoginGuard
 from app.core.ratelimit import SlidingWindowLimiter
 from app.core.sessions import Rotation, SessionStore, profile_key, session_key
 
@@ -48,8 +49,40 @@ async def test_parallel_attempts_cannot_overrun_the_limit(redis: Redis) -> None:
     refused = [decision for decision in decisions if not decision.allowed]
     assert all(1 <= decision.retry_after <= 60 for decision in refused)
 
-    allowed = next(decision for decision in decisions if decision.allowed)
-    await limiter.release(subject, allowed.token)
-    assert (await limiter.acquire(subject)).allowed
-    await limiter.reset(subject)
-    assert await redis.exists(limiter.key(subject)) == 0
+
+def guard(redis: Redis, **limits) -> LoginGuard:
+    values = {
+        "login_max_failures_per_client": 30,
+        "login_max_failures_per_account_and_client": 5,
+        "login_max_failures_per_account": 100,
+        "login_window_seconds": 60,
+        **limits,
+    }
+    return LoginGuard(redis, Settings(**values))
+
+
+async def test_parallel_guesses_cannot_overrun_the_login_limits(redis: Redis) -> None:
+    logins = guard(redis)
+    account, client = f"user:{uuid.uuid4()}", f"test-{uuid.uuid4().hex}"
+    attempts = await asyncio.gather(*(logins.acquire(account, client) for _ in range(25)))
+    assert sum(attempt.allowed for attempt in attempts) == 5
+    refused = {attempt.reason for attempt in attempts if not attempt.allowed}
+    assert refused == {"too many failed logins for this account from this address"}
+
+
+async def test_a_success_gives_its_place_back_and_forgives_the_pair(redis: Redis) -> None:
+    logins = guard(redis, login_max_failures_per_account_and_client=2)
+    account, client = f"user:{uuid.uuid4()}", f"test-{uuid.uuid4().hex}"
+    client_key, pair_key, account_key, known_key = LoginGuard.keys(account, client)
+    failed = await logins.acquire(account, client)
+    assert failed.allowed
+    success = await logins.acquire(account, client)
+    await logins.succeeded(account, client, success.token)
+    # The failure before stays counted for the client and the account, not for the pair.
+    assert await redis.zrange(client_key, 0, -1) == [failed.token]
+    assert await redis.zrange(account_key, 0, -1) == [failed.token]
+    assert await redis.exists(pair_key) == 0
+    assert await redis.zscore(known_key, client) is not None
+    released = await logins.acquire(account, client)
+    await logins.release(account, client, released.token)
+    assert await redis.zrange(client_key, 0, -1) == [failed.token]

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import ClientsDep, enforce_rate_limit
+from app.api.deps import ClientAddress, ClientsDep, enforce_rate_limit
 from app.core.config import AUTH_SERVICE
 from app.core.security import authenticate
-from app.proxy import METHODS, BadPath, forward, upstream_url
+from app.proxy import METHODS, BadPath, forward, forward_headers, upstream_url
 
 # Everything else under /auth (me, logout, ...) needs a valid access token.
 OPEN_PATHS = frozenset({"register", "login", "refresh"})
@@ -15,11 +15,12 @@ router = APIRouter(tags=["auth"], dependencies=[Depends(enforce_rate_limit)])
 
 
 @router.api_route("/auth/{path:path}", methods=METHODS, include_in_schema=False)
-async def auth(request: Request, path: str, clients: ClientsDep) -> Response:
+async def auth(request: Request, path: str, clients: ClientsDep, client: ClientAddress) -> Response:
     """Forward unchanged: /auth/x -> user-service /auth/x."""
     settings = clients.settings
+    base = settings.upstreams[AUTH_SERVICE]
     try:
-        url = upstream_url(settings.upstreams[AUTH_SERVICE], request, 0)
+        url = upstream_url(base, request, 0)
     except BadPath as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
     identity = None
@@ -27,11 +28,18 @@ async def auth(request: Request, path: str, clients: ClientsDep) -> Response:
         identity = await authenticate(
             request.headers.get("authorization"), settings.jwt_secret, clients.redis
         )
+    headers = forward_headers(request, identity, client)
+    if settings.internal_token:
+        # user-service believes X-Real-IP only from a caller holding the token: its port is
+        # published on the host too, where anyone could send the header.
+        headers.append((b"x-internal-token", settings.internal_token.encode()))
     return await forward(
         request,
         clients.http,
         service=AUTH_SERVICE,
         url=url,
-        identity=identity,
+        headers=headers,
         deadline=settings.upstream_timeout,
+        base=base,
+        prefix="",
     )

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import ClientsDep, CurrentIdentity, enforce_rate_limit
-from app.proxy import METHODS, BadPath, forward, upstream_url
+from app.api.deps import ClientAddress, ClientsDep, CurrentIdentity, enforce_rate_limit
+from app.proxy import METHODS, BadPath, forward, forward_headers, upstream_url
 
 router = APIRouter(tags=["services"], dependencies=[Depends(enforce_rate_limit)])
 
@@ -30,12 +30,17 @@ PublicService = Annotated[str, Depends(public_service)]
 @router.api_route("/api/{service}", methods=METHODS, include_in_schema=False)
 @router.api_route("/api/{service}/{path:path}", methods=METHODS, include_in_schema=False)
 async def api(
-    request: Request, service: PublicService, identity: CurrentIdentity, clients: ClientsDep
+    request: Request,
+    service: PublicService,
+    identity: CurrentIdentity,
+    clients: ClientsDep,
+    client: ClientAddress,
 ) -> Response:
     """Forward /api/<service>/x -> <service> /x."""
     settings = clients.settings
+    base = settings.upstreams[service]
     try:
-        url = upstream_url(settings.upstreams[service], request, 2)
+        url = upstream_url(base, request, 2)
     except BadPath as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
     return await forward(
@@ -43,6 +48,8 @@ async def api(
         clients.http,
         service=service,
         url=url,
-        identity=identity,
+        headers=forward_headers(request, identity, client),
         deadline=settings.upstream_timeout,
+        base=base,
+        prefix=f"/api/{service}",
     )

@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, HTTPException, WebSocket, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import enforce_rate_limit
+from app.api.deps import enforce_rate_limit, get_client_address
 from app.api.routes.services import public_service
 from app.core.clients import Clients
 from app.core.security import Identity, authenticate
@@ -49,9 +49,11 @@ def query_without_token(query: bytes) -> bytes:
     return b"&".join(kept)
 
 
-async def _admit(websocket: WebSocket, clients: Clients, service: str) -> tuple[Identity, str]:
+async def _admit(
+    websocket: WebSocket, clients: Clients, service: str, client: str
+) -> tuple[Identity, str]:
     """The identity and upstream ws:// URL, or an HTTPException saying why not (HTTP's order)."""
-    await enforce_rate_limit(websocket, clients)
+    await enforce_rate_limit(clients, client)
     public_service(service, clients)
     settings = clients.settings
     identity = await authenticate(_credentials(websocket), settings.jwt_secret, clients.redis)
@@ -69,9 +71,10 @@ async def api_websocket(websocket: WebSocket, service: str) -> None:
     """Relay ws://gateway/api/<service>/x to ws://<service>/x."""
     clients: Clients = websocket.app.state.clients
     token = request_id_var.set(_request_id(websocket))
+    client = get_client_address(websocket, clients)
     try:
         try:
-            identity, url = await _admit(websocket, clients, service)
+            identity, url = await _admit(websocket, clients, service, client)
         except HTTPException as exc:
             denial = JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
@@ -85,6 +88,7 @@ async def api_websocket(websocket: WebSocket, service: str) -> None:
             service=service,
             url=url,
             identity=identity,
+            client=client,
         )
     finally:
         request_id_var.reset(token)

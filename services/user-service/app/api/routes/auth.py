@@ -44,6 +44,13 @@ log = logging.getLogger("user-service.auth")
 
 INVALID_CREDENTIALS = "invalid username or password"
 ACCOUNT_DISABLED = "account is disabled"
+# One answer whether the username or the email is taken (database-service names which).
+# A 409 cannot be avoided: the username must be unique and its chooser told. Not naming the
+# field keeps the answer from saying which identifies an account, and a per-client limit
+# bounds how fast anyone probes. A probe pairing a fresh username with someone's email still
+# learns that the email is registered; hiding that needs a confirmation e-mail, which the
+# platform does not send.
+UNAVAILABLE = "username or email unavailable"
 
 
 def _public(user: UserRecord) -> UserPublic:
@@ -110,15 +117,28 @@ async def _upgrade_hash(db: ServiceClient, user: UserRecord, password: str, roun
 
 
 @router.post("/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
-async def register(body: UserCreate, db: DatabaseDep, settings: SettingsDep) -> UserPublic:
+async def register(
+    body: UserCreate,
+    client: ClientAddress,
+    backends: BackendsDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> UserPublic:
     """Create an account; the password is stored only as a bcrypt hash."""
+    # Before the hash: a refused attempt must not cost bcrypt's time.
+    decision = await backends.registrations.acquire(client)
+    if not decision.allowed:
+        log.warning("registrations over the limit", extra={"fields": {"client": client}})
+        raise _too_many("too many registrations from this address", decision.retry_after)
+    # Hashed before the store is asked, so a taken name answers in the same time as a new one.
     password_hash = await hash_password_async(body.password, settings.bcrypt_rounds)
     try:
         user = await crud.create_user(
             db, username=body.username, email=body.email, password_hash=password_hash
         )
     except crud.ConflictError as exc:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        log.info("registration refused: %s", exc, extra={"fields": {"client": client}})
+        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=UNAVAILABLE) from None
     log.info("registered %s", user.username, extra={"fields": {"user_id": str(user.id)}})
     return _public(user)
 
@@ -132,24 +152,20 @@ async def login(
     response: Response,
     background: BackgroundTasks,
 ) -> TokenPair:
-    """Check a password and open a session; attempts are rate-limited per client and account."""
-    attempt = await backends.client_attempts.acquire(client)
-    if not attempt.allowed:
-        log.warning("login attempts over the limit", extra={"fields": {"client": client}})
-        raise _too_many("too many login attempts from this address", attempt.retry_after)
-
+    """Check a password and open a session; failed logins are limited (app.core.loginguard)."""
     user, account = await _find_account(backends.db, body.username)
-    # Recorded before the password is checked, so parallel guesses cannot overrun the limit;
-    # a success clears it, a failure leaves it counted.
-    reservation = await backends.account_failures.acquire(account)
-    if not reservation.allowed:
-        log.warning("login failures over the limit", extra={"fields": {"account": account}})
-        raise _too_many("too many failed logins for this account", reservation.retry_after)
+    # A place in the failure windows, taken before bcrypt runs: a refusal costs no check.
+    attempt = await backends.logins.acquire(account, client)
+    if not attempt.allowed:
+        fields = {"account": account, "client": client, "limit": attempt.reason}
+        log.warning("login refused", extra={"fields": fields})
+        raise _too_many(attempt.reason, attempt.retry_after)
 
     # An unknown user still costs one bcrypt check, so timing does not reveal who exists.
     stored_hash = user.password_hash if user else dummy_hash(settings.bcrypt_rounds)
     valid = await verify_password_async(body.password, stored_hash)
     if user is None or not valid:
+        # The attempt keeps its place: from now on it counts as a failure.
         log.info("login failed", extra={"fields": {"account": account, "client": client}})
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -157,10 +173,10 @@ async def login(
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not user.is_active:
-        await backends.account_failures.release(account, reservation.token)
+        await backends.logins.release(account, client, attempt.token)
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=ACCOUNT_DISABLED)
 
-    await backends.account_failures.reset(account)
+    await backends.logins.succeeded(account, client, attempt.token)
     rounds = hash_rounds(user.password_hash)
     if rounds is not None and rounds < settings.bcrypt_rounds:
         background.add_task(_upgrade_hash, backends.db, user, body.password, settings.bcrypt_rounds)

@@ -3,7 +3,10 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.utils import new_credentials
+from app.api.routes import auth
+from tests.utils import new_credentials, unique_address, via_gateway
+
+UNAVAILABLE = "username or email unavailable"
 
 
 def messages(response) -> str:
@@ -27,20 +30,45 @@ def test_register_normalizes_and_hides_the_hash(client: TestClient) -> None:
     assert credentials["password"] not in response.text
 
 
-def test_duplicate_username_in_another_case(client: TestClient, make_user) -> None:
+def test_a_taken_username_and_a_taken_email_get_one_answer(client: TestClient, make_user) -> None:
     user = make_user()
-    other = new_credentials()
-    response = client.post("/auth/register", json={**other, "username": user["username"].upper()})
-    assert response.status_code == 409
-    assert "username" in response.json()["detail"]
+    taken_name = {**new_credentials(), "username": user["username"].upper()}
+    taken_email = {**new_credentials(), "email": user["email"].upper()}
+    answers = [client.post("/auth/register", json=body) for body in (taken_name, taken_email)]
+    assert [answer.status_code for answer in answers] == [409, 409]
+    # Which of the two is taken is not said: the answer would tell who has an account.
+    assert answers[0].json() == answers[1].json() == {"detail": UNAVAILABLE}
+    assert answers[0].headers.keys() == answers[1].headers.keys()
+    # Nothing of the clashing attempts was kept: its email is still free.
+    fresh_name = {**taken_name, "username": "x" + user["username"][1:]}
+    assert client.post("/auth/register", json=fresh_name).status_code == 201
 
 
-def test_duplicate_email_in_another_case(client: TestClient, make_user) -> None:
-    user = make_user()
-    other = new_credentials()
-    response = client.post("/auth/register", json={**other, "email": user["email"].upper()})
-    assert response.status_code == 409
-    assert "email" in response.json()["detail"]
+def test_register_is_limited_per_client(make_client, monkeypatch) -> None:
+    client = make_client(register_max_per_client=2, register_window_seconds=60)
+    first = new_credentials()
+    assert client.post("/auth/register", json=first).status_code == 201
+    # A taken name counts too: each answer is a probe of who exists.
+    taken = {**new_credentials(), "username": first["username"]}
+    assert client.post("/auth/register", json=taken).status_code == 409
+
+    hashed: list[str] = []
+    real = auth.hash_password_async
+
+    async def spy(password: str, rounds: int) -> str:
+        hashed.append(password)
+        return await real(password, rounds)
+
+    monkeypatch.setattr(auth, "hash_password_async", spy)
+    refused = client.post("/auth/register", json=new_credentials())
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["detail"].startswith("too many registrations from this address;")
+    assert hashed == []  # refused before bcrypt spent anything on it
+    other = client.post(
+        "/auth/register", json=new_credentials(), headers=via_gateway(unique_address())
+    )
+    assert other.status_code == 201
 
 
 @pytest.mark.parametrize(
