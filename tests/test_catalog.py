@@ -258,6 +258,7 @@ def test_parse_keeps_unknown_keys_as_extra(catalog_data):
         "secrets": ["jwt"],
         "env": {"BCRYPT_ROUNDS": 12},
         "test_env": {"BCRYPT_ROUNDS": 4},
+        "limits": {"memory_mb": 512, "pids": 512},
     }
     assert "tier" not in cat.service("user-service").extra
 

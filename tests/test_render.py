@@ -382,3 +382,37 @@ def test_torch_is_exported_with_the_locks_own_hash():
     # export carries the hash with no local file anywhere.
     text = (catalog.load().service("deep-learning").directory / "requirements.txt").read_text()
     assert re.search(r"(?m)^torch==2\.13\.0\+cpu \\\n    --hash=sha256:[0-9a-f]{64}$", text)
+
+
+def test_every_container_runs_with_least_privilege_and_limits():
+    cat = catalog.load()
+    defined = all_services(render.compose(cat))
+    for name, definition in defined.items():
+        assert definition["cap_drop"] == ["ALL"], name
+        assert definition["security_opt"] == ["no-new-privileges:true"], name
+        assert definition["mem_limit"].endswith("m") and definition["pids_limit"] > 0, name
+    for service in cat.services.values():
+        definition = defined[service.name]
+        assert definition["read_only"] is True and definition["tmpfs"] == ["/tmp"]  # noqa: S108
+        assert "cap_add" not in definition, service.name
+    assert defined["deep-learning"]["mem_limit"] == "3072m"
+
+
+def test_each_container_joins_only_the_networks_of_what_it_may_reach():
+    cat = catalog.load()
+    joined = render.networks(cat)
+    # Only database-service shares a network with PostgreSQL and ClickHouse.
+    holders = {name for name, nets in joined.items() if "to-clickhouse" in nets}
+    assert holders == {"clickhouse", "database-service"}
+    assert {n for n, nets in joined.items() if "to-postgres" in nets} == {
+        "postgres",
+        "database-service",
+    }
+    # The gateway reaches user-service and the public services, never database-service.
+    assert "to-database-service" not in joined["api-gateway"]
+    assert "to-user-service" in joined["api-gateway"]
+    assert joined["data-bridge"] == ["to-data-bridge", "to-database-service"]
+    compose = render.compose(cat)
+    assert set(compose["networks"]) == {n for nets in joined.values() for n in nets}
+    tests = all_services(render.compose_tests(cat))
+    assert tests["data-bridge-tests"]["networks"] == joined["data-bridge"]

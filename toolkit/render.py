@@ -175,16 +175,16 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
             },
         },
         "redis": {
+            # The password goes into a config file at start, never onto a command line (where
+            # `docker inspect` and every process listing would show it). appendonly with the
+            # default fsync once a second: what Redis holds (sessions, limits, caches) survives
+            # a crash but for its last second of writes.
             "command": [
-                "redis-server",
-                "--requirepass",
-                "${REDIS_PASSWORD}",
-                "--appendonly",
-                "yes",
-                "--dir",
-                "/data",
-                "--protected-mode",
-                "no",
+                "sh",
+                "-c",
+                'umask 077 && printf "requirepass %s\\n" "$$REDIS_PASSWORD" > /tmp/redis.conf '
+                "&& exec redis-server /tmp/redis.conf --appendonly yes --appendfsync everysec "
+                "--dir /data --protected-mode no",
             ],
             "environment": {
                 "REDIS_PASSWORD": "${REDIS_PASSWORD:?REDIS_PASSWORD is not set: run inv env}"
@@ -252,8 +252,42 @@ def _depends(catalog: Catalog, service: Service) -> dict:
     return needs
 
 
+# Least privilege for every container: no capabilities, no privilege gained through setuid
+# binaries. The infrastructure images of a registry start as root and drop to their own user
+# (gosu, chown of the data directory), which needs these five; ours start unprivileged.
+HARDENING = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
+INFRA_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
+# Resource limits when the catalog names none (`limits: {memory_mb, pids}` per service).
+DEFAULT_LIMITS = {"memory_mb": 1024, "pids": 512}
+INFRA_LIMITS = {"postgres": 1024, "redis": 512, "clickhouse": 2048}
+
+
+def _limits(service: Service) -> dict:
+    limits = {**DEFAULT_LIMITS, **service.extra.get("limits", {})}
+    return {"mem_limit": f"{int(limits['memory_mb'])}m", "pids_limit": int(limits["pids"])}
+
+
+def networks(catalog: Catalog) -> dict[str, list[str]]:
+    """The networks each container joins: `to-X` holds X and whoever the catalog lets call X
+    (depends_on, uses, its infrastructure; the gateway for the public services), so a
+    container can resolve and reach only what its entry names."""
+    member: dict[str, set[str]] = {name: {f"to-{name}"} for name in catalog.infrastructure}
+    public = [s.name for s in catalog.services.values() if s.public]
+    for service in catalog.services.values():
+        reaches = [*service.depends_on, *service.uses, *service.infrastructure]
+        if service.extra.get("gateway"):
+            reaches += public
+        member[service.name] = {f"to-{service.name}", *(f"to-{r}" for r in reaches)}
+    return {name: sorted(nets) for name, nets in member.items()}
+
+
 def compose(catalog: Catalog) -> dict:
     services = _infra_definitions(catalog)
+    joined = networks(catalog)
+    for name, definition in services.items():
+        definition.update(HARDENING, cap_add=INFRA_CAPS, networks=joined[name])
+        definition["mem_limit"] = f"{INFRA_LIMITS.get(name, 1024)}m"
+        definition["pids_limit"] = 512
     for service in catalog.services.values():
         definition = {
             "build": _build(service, "production"),
@@ -261,6 +295,12 @@ def compose(catalog: Catalog) -> dict:
             "profiles": [*catalog.profiles_of(service), "test"],
             "environment": service_environment(catalog, service),
             "restart": "unless-stopped",
+            # Nothing but the state volume (and /tmp) is writable in a service's container.
+            "read_only": True,
+            "tmpfs": ["/tmp"],  # noqa: S108 - a tmpfs of its own, not a shared /tmp
+            **HARDENING,
+            **_limits(service),
+            "networks": joined[service.name],
         }
         if service.publish:
             definition["ports"] = [f"127.0.0.1:{service.port}:{service.port}"]
@@ -276,6 +316,7 @@ def compose(catalog: Catalog) -> dict:
     return {
         "name": PROJECT,
         "services": services,
+        "networks": {net: {} for net in sorted({n for nets in joined.values() for n in nets})},
         "volumes": volumes,
         "secrets": {"ca": {"file": "${BUILD_CA_BUNDLE:?BUILD_CA_BUNDLE is not set: run inv env}"}},
     }
@@ -285,6 +326,7 @@ def compose_tests(catalog: Catalog) -> dict:
     """One `<service>-tests` container per service: its test image on the stack's network,
     with what the service needs running and healthy."""
     services = {}
+    joined = networks(catalog)
     for service in catalog.services.values():
         env = service_environment(catalog, service)
         env["ENVIRONMENT"] = "test"
@@ -294,6 +336,8 @@ def compose_tests(catalog: Catalog) -> dict:
             "image": f"{PROJECT}/{service.name}:test",
             "profiles": ["test"],
             "environment": env,
+            # The suite reaches what its service may reach, and the service's own network.
+            "networks": joined[service.name],
         }
         if needs := _depends(catalog, service):
             definition["depends_on"] = needs
