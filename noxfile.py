@@ -151,6 +151,36 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session(tags=["ci"])
+def fuzz(session: nox.Session) -> None:
+    """schemathesis on each published service's OpenAPI document: no input may answer 5xx.
+
+    On the running full profile. CI's pass is bounded and seeded (`--max-examples 15 --seed 1`);
+    `nox -s fuzz -- --max-examples 200` runs a longer one (arguments go to schemathesis).
+    Training routes are left out: each call is minutes of CPU, not a parsing question."""
+    session.run("uv", "sync", "--frozen", "--inexact", "--group", "fuzz")
+    options = session.posargs or ["--max-examples", "15", "--seed", "1"]
+    for service in CATALOG.services.values():
+        if not service.publish:
+            session.log(f"{service.name}: not published on the host; not fuzzed from here")
+            continue
+        session.log(f"{service.name}: fuzzing http://127.0.0.1:{service.port}")
+        session.run(
+            "schemathesis",
+            "run",
+            f"http://127.0.0.1:{service.port}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--phases",
+            "examples,fuzzing",
+            "--exclude-path-regex",
+            "/train$",
+            "--request-timeout",
+            "30",
+            *options,
+        )
+
+
+@nox.session(tags=["ci"])
 def chaos(session: nox.Session) -> None:
     """SIGKILL each stateful component under load; nothing acknowledged may be lost or doubled.
 

@@ -61,6 +61,7 @@ class FeedCreate(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError("a feed URL is ws://host[:port]/path or wss://...")
+        _ = parts.port  # raises ValueError for a port out of range (422, not a refusal)
         return value
 
     @field_validator("symbols")

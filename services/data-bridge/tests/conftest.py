@@ -58,6 +58,10 @@ def settings_for(spool_dir: Path, database_url: str, **overrides) -> Settings:
         "batch_max_seconds": 0.1,
         "storage_retry_max_seconds": 0.2,
         "shutdown_flush_seconds": 10.0,
+        # The tests serve their upstream feeds on 127.0.0.1, which the feed policy refuses
+        # unless it is allowed and private addresses are opted in to.
+        "feed_allowed_hosts": "127.0.0.1",
+        "feed_allow_private": True,
         **overrides,
     }
     return Settings(**values)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field, model_validator
 
+from app.core.feedpolicy import HostPattern, parse_patterns
 from servicekit.settings import ServiceSettings
 
 # database-service refuses a tick batch of more than this many ticks.
@@ -71,6 +72,12 @@ class Settings(ServiceSettings):
     feed_backoff_initial: float = Field(default=0.2, gt=0)
     feed_backoff_max: float = Field(default=10.0, gt=0)
     max_feeds: int = Field(default=64, ge=1)
+    # Hosts feeds may connect to (comma-separated host, host:port, *.domain; see feedpolicy):
+    # feed URLs come from callers, so nothing is allowed until an operator names the upstreams.
+    feed_allowed_hosts: str = ""
+    # Allow feeds to internal addresses and names (loopback, private, service names, ...):
+    # only where every caller may reach the stack's network anyway, like the test suite.
+    feed_allow_private: bool = False
     max_replays: int = Field(default=64, ge=1)
 
     @property
@@ -81,10 +88,15 @@ class Settings(ServiceSettings):
         """KNOWN_SYMBOLS as a list (upper-cased, blanks dropped)."""
         return [name.strip().upper() for name in self.known_symbols.split(",") if name.strip()]
 
+    def feed_host_patterns(self) -> tuple[HostPattern, ...]:
+        """FEED_ALLOWED_HOSTS parsed (checked at start-up, so this does not raise)."""
+        return parse_patterns(self.feed_allowed_hosts)
+
     @model_validator(mode="after")
     def _check_consistency(self) -> "Settings":
         if self.feed_backoff_max < self.feed_backoff_initial:
             raise ValueError("FEED_BACKOFF_MAX must not be shorter than FEED_BACKOFF_INITIAL")
+        parse_patterns(self.feed_allowed_hosts)  # a bad pattern stops the start, naming it
         return self
 
 

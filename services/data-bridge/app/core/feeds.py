@@ -11,6 +11,11 @@ Backpressure: while the outbox is full the feed stops reading; the WebSocket's o
 buffer fills and TCP flow control slows the upstream down.
 Reconnects back off exponentially (with jitter) from FEED_BACKOFF_INITIAL to FEED_BACKOFF_MAX,
 starting afresh after a connection that delivered messages.
+
+Every connect is checked by the feed policy (app.core.feedpolicy) first and goes to the address
+it checked; redirects are not followed (their target was never checked). What a caller sees of
+a failure is a generic reason (`last_error`): exception text names addresses and ports of the
+network we run in, so it goes to the log only.
 """
 
 import asyncio
@@ -26,12 +31,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from app.core.config import Settings
+from app.core.feedpolicy import FeedPolicy, PolicyError, ResolveError
 from app.core.pipeline import Pipeline, Tally, TooManyError
 
 log = logging.getLogger("data-bridge.feeds")
 
 HARD_FRAME_FACTOR = 16
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSED = "closed by upstream"
+# What one connection attempt may raise besides ConnectionClosed; anything else is a bug.
+FAILURES = (PolicyError, ResolveError, OSError, TimeoutError, InvalidHandshake, InvalidURI)
 
 
 @dataclass
@@ -79,23 +88,56 @@ def ticks_of(data: object) -> list | None:
     return [data]
 
 
+def failure(exc: Exception) -> str:
+    """The reason a caller is shown for `exc`: one that names no address, port or host."""
+    if isinstance(exc, PolicyError):
+        return "refused by policy"
+    if isinstance(exc, ConnectionClosed):
+        too_big = exc.sent is not None and exc.sent.code == CLOSE_MESSAGE_TOO_BIG
+        return "closed: message too big" if too_big else CLOSED
+    if isinstance(exc, InvalidHandshake):
+        return "handshake failed"
+    return "connection failed"
+
+
+class _connect(connect):
+    """connect() that follows no redirect: the policy never checked where it points."""
+
+    def process_redirect(self, exc: Exception) -> Exception:
+        return exc
+
+
 class FeedManager:
     """Runs one reader task per feed."""
 
     def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
         self.pipeline = pipeline
         self.settings = settings
+        self.policy = FeedPolicy(settings.feed_host_patterns(), settings.feed_allow_private)
         self.feeds: dict[str, Feed] = {}
 
-    def add(self, url: str, symbols: list[str]) -> Feed:
-        """Declare the feed's symbols and start reading (ValueError, TooManyError)."""
-        if len(self.feeds) >= self.settings.max_feeds:
-            raise TooManyError(f"at most {self.settings.max_feeds} feeds may run at once")
+    async def add(self, url: str, symbols: list[str]) -> Feed:
+        """Check the URL, declare the feed's symbols and start reading.
+
+        Raises PolicyError (a URL the policy refuses), ValueError, TooManyError."""
+        self._check_room()
+        try:
+            await self.policy.target(url)
+        except PolicyError as exc:
+            log.info("feed refused: %s (%s)", url, exc.detail)
+            raise
+        except ResolveError:
+            pass  # DNS may answer later: the feed retries as after any failed connection
+        self._check_room()  # again: other feeds may have been added while this one resolved
         declared = self.pipeline.registry.declare(symbols)
         feed = Feed(uuid.uuid4().hex[:12], url, declared)
         feed.task = asyncio.create_task(self._run(feed), name=feed.source)
         self.feeds[feed.feed_id] = feed
         return feed
+
+    def _check_room(self) -> None:
+        if len(self.feeds) >= self.settings.max_feeds:
+            raise TooManyError(f"at most {self.settings.max_feeds} feeds may run at once")
 
     async def remove(self, feed: Feed) -> None:
         self.feeds.pop(feed.feed_id, None)
@@ -115,8 +157,11 @@ class FeedManager:
             feed.state = "connecting"
             delivered = feed.messages
             try:
-                async with connect(
+                target = await self.policy.target(feed.url)  # again: DNS answers change
+                async with _connect(
                     feed.url,
+                    host=target.address,
+                    port=target.port,
                     max_size=s.feed_max_message_bytes * HARD_FRAME_FACTOR,
                     open_timeout=10,
                     close_timeout=2,
@@ -125,16 +170,19 @@ class FeedManager:
                     feed.state, feed.last_error = "connected", None
                     feed.connects += 1
                     await self._read(feed, socket)
-                feed.last_error = "upstream closed the connection"
+                feed.last_error = CLOSED
             except ConnectionClosed as exc:
-                feed.last_error = f"connection closed: {exc}"
+                feed.last_error = failure(exc)
+                log.info("feed %s (%s): %r", feed.feed_id, feed.url, exc)
                 if exc.sent is not None and exc.sent.code == CLOSE_MESSAGE_TOO_BIG:
                     self.pipeline.reject("oversized", feed.tally)
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                feed.last_error = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # a feed must outlive anything one connection does
+            except FAILURES as exc:
+                feed.last_error = failure(exc)
+                detail = exc.detail if isinstance(exc, PolicyError) else repr(exc)
+                log.warning("feed %s (%s): %s: %s", feed.feed_id, feed.url, feed.last_error, detail)
+            except Exception:  # a feed must outlive anything one connection does
                 log.exception("feed %s failed", feed.feed_id)
-                feed.last_error = f"{type(exc).__name__}: {exc}"
+                feed.last_error = "internal error"
             if feed.messages > delivered:
                 delay = s.feed_backoff_initial
             feed.state = "backoff"

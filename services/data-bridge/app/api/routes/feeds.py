@@ -3,6 +3,7 @@
 from fastapi import APIRouter, HTTPException, Response, status
 
 from app.api.deps import FeedsDep
+from app.core.feedpolicy import PolicyError
 from app.core.feeds import Feed
 from app.core.pipeline import TooManyError
 from app.core.ticks import SymbolLimitError
@@ -20,9 +21,13 @@ def _find(feeds: FeedsDep, feed_id: str) -> Feed:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FeedPublic)
 async def add_feed(body: FeedCreate, feeds: FeedsDep) -> dict:
-    """Connect to `url` and ingest its ticks (it reconnects until deleted)."""
+    """Connect to `url` and ingest its ticks (it reconnects until deleted).
+
+    403 for a URL the feed policy refuses (FEED_ALLOWED_HOSTS, FEED_ALLOW_PRIVATE)."""
     try:
-        feed = feeds.add(body.url, body.symbols)
+        feed = await feeds.add(body.url, body.symbols)
+    except PolicyError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except (TooManyError, SymbolLimitError) as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
     return feeds.public(feed)

@@ -114,6 +114,7 @@ async def test_feed_requests_are_checked(client: httpx.AsyncClient) -> None:
     for body in (
         {"url": "http://127.0.0.1:1/"},
         {"url": "ws://"},
+        {"url": "ws://127.0.0.1:99999/"},
         {"url": "ws://127.0.0.1:1/", "symbols": ["bad symbol"]},
     ):
         assert (await client.post("/feeds", json=body)).status_code == 422, body
@@ -160,3 +161,145 @@ async def test_a_feed_stops_reading_while_the_buffer_is_full(
             await eventually(all_stored, within=60)
         count = await database.get("/market/ticks/count", params={"source": feed["source"]})
         assert count.json()["count"] == 3000
+
+
+async def closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on: bind one, then close it."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return port
+
+
+async def test_feed_hosts_must_be_allowed(start_bridge, tmp_path) -> None:
+    upstream = Upstream([[]])
+    async with serve(upstream.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        for n, allowed in enumerate(("", "feeds.example.com", "127.0.0.1:1")):
+            running = await start_bridge(feed_allowed_hosts=allowed, spool_dir=tmp_path / str(n))
+            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+                refused = await client.post("/feeds", json={"url": f"ws://127.0.0.1:{port}"})
+                assert refused.status_code == 403, (allowed, refused.text)
+                assert "FEED_ALLOWED_HOSTS" in refused.json()["detail"]
+                assert (await client.get("/feeds")).json() == []
+            await running.stop()
+        assert upstream.connections == 0
+
+
+async def test_internal_hosts_are_refused_without_the_opt_in(start_bridge) -> None:
+    upstream = Upstream([[]])
+    async with serve(upstream.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        running = await start_bridge(
+            feed_allow_private=False,
+            feed_allowed_hosts="127.0.0.1,localhost,[::1],database-service",
+        )
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            for host in ("127.0.0.1", "localhost", "[::1]", "database-service"):
+                refused = await client.post("/feeds", json={"url": f"ws://{host}:{port}"})
+                assert refused.status_code == 403, (host, refused.text)
+                assert "FEED_ALLOW_PRIVATE" in refused.json()["detail"]
+            assert (await client.get("/feeds")).json() == []
+        assert upstream.connections == 0
+
+
+def resolver(*answers: list[str]):
+    """A resolver answering each call with the next of `answers` (the last one repeats)."""
+    calls: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return answers[min(len(calls), len(answers)) - 1]
+
+    resolve.calls = calls
+    return resolve
+
+
+async def test_a_name_that_rebinds_to_an_internal_address_is_not_connected(start_bridge) -> None:
+    upstream = Upstream([[]])
+    async with serve(upstream.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        running = await start_bridge(
+            feed_allow_private=False, feed_allowed_hosts="*.example.com", feed_backoff_initial=0.05
+        )
+        # Public when POST /feeds checks it, then the internal address a server listens on.
+        running.bridge.feeds.policy.resolve = resolve = resolver(["93.184.216.34"], ["127.0.0.1"])
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            created = await client.post("/feeds", json={"url": f"ws://feed.example.com:{port}"})
+            assert created.status_code == 201, created.text
+
+            async def refused() -> bool:
+                state = (await client.get(f"/feeds/{created.json()['feed_id']}")).json()
+                return state["last_error"] == "refused by policy" and len(resolve.calls) >= 3
+
+            await eventually(refused)
+        assert upstream.connections == 0
+
+
+async def test_a_feed_connects_to_the_address_it_checked(start_bridge) -> None:
+    symbol = unique_symbol("FR")
+    hosts: list[str] = []
+
+    async def handler(socket: ServerConnection) -> None:
+        hosts.append(socket.request.headers["Host"])
+        await socket.send(json.dumps(tick(symbol, 0)))
+        await socket.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        running = await start_bridge(feed_allowed_hosts="*.example.test")
+        # The name resolves nowhere but through the policy's resolver.
+        running.bridge.feeds.policy.resolve = resolver(["127.0.0.1"])
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            url = f"ws://feed.example.test:{port}/"
+            feed = (await client.post("/feeds", json={"url": url, "symbols": [symbol]})).json()
+
+            async def read() -> bool:
+                return (await client.get(f"/feeds/{feed['feed_id']}")).json()["accepted"] == 1
+
+            await eventually(read)
+        assert hosts == [f"feed.example.test:{port}"]
+
+
+async def test_failures_reveal_nothing_about_the_network(start_bridge) -> None:
+    """The caller sees a generic reason; the exception (address, port, errno) is logged."""
+    reached: list[str] = []
+
+    async def redirect(connection, request):
+        response = connection.respond(302, "")
+        response.headers["Location"] = f"ws://127.0.0.1:{target_port}/"
+        return response
+
+    async def target(socket: ServerConnection) -> None:
+        reached.append(socket.request.path)
+
+    async def hang_up(socket: ServerConnection) -> None:
+        await socket.close()
+
+    async with (
+        serve(target, "127.0.0.1", 0) as target_server,
+        serve(target, "127.0.0.1", 0, process_request=redirect) as redirecting,
+        serve(hang_up, "127.0.0.1", 0) as hanging_up,
+    ):
+        target_port = target_server.sockets[0].getsockname()[1]
+        ports = {
+            "connection failed": await closed_port(),
+            "handshake failed": redirecting.sockets[0].getsockname()[1],  # not followed
+            "closed by upstream": hanging_up.sockets[0].getsockname()[1],
+        }
+        running = await start_bridge(feed_backoff_initial=0.05, feed_backoff_max=0.2)
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            for reason, port in ports.items():
+                feed = (await client.post("/feeds", json={"url": f"ws://127.0.0.1:{port}"})).json()
+
+                async def failed(feed_id: str = feed["feed_id"], reason: str = reason) -> bool:
+                    state = (await client.get(f"/feeds/{feed_id}")).json()
+                    return state["last_error"] == reason and state["state"] == "backoff"
+
+                await eventually(failed)
+                state = (await client.get(f"/feeds/{feed['feed_id']}")).json()
+                for name in ("url", "feed_id", "source", "created_at"):  # input, ids, a time
+                    del state[name]
+                assert "127.0.0.1" not in json.dumps(state) and str(port) not in json.dumps(state)
+    assert reached == []
