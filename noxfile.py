@@ -151,6 +151,22 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session(tags=["ci"])
+def security(session: nox.Session) -> None:
+    """Adversarial cases through the gateway and at the host's ports, on the running stack.
+
+    Spoofed identity and forwarding headers, cross-user data, SSRF through feeds, redirects,
+    hostile bodies, brute force; with the containment checks of tests/e2e/test_containment.py."""
+    session.run(
+        "pytest",
+        "tests/security",
+        "tests/e2e/test_containment.py",
+        "-m",
+        "docker",
+        *session.posargs,
+    )
+
+
+@nox.session(tags=["ci"])
 def fuzz(session: nox.Session) -> None:
     """schemathesis on each published service's OpenAPI document: no input may answer 5xx.
 

@@ -168,3 +168,31 @@ def clickhouse_scalar(query: str) -> str:
     except DockerException as exc:
         raise _explain(exc, "querying ClickHouse") from None
     return str(out).strip()
+
+
+# Redis keys of user-service's per-address windows (login failures, registrations).
+CLIENT_WINDOWS = ("login:attempts:*", "register:attempts:*")
+_FORGET = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end"
+
+
+def forget_client_windows() -> None:
+    """Forget user-service's per-address windows, and nothing else.
+
+    Every request of the toolkit's suites and benchmarks reaches the gateway from one address
+    (Docker's port forwarding), so the users one run registers would count against the next
+    run's: the e2e suite, the security suite and chaos start from a clean slate this way."""
+    for pattern in CLIENT_WINDOWS:
+        try:
+            compose(["core"]).compose.execute(
+                "redis",
+                [
+                    "sh",
+                    "-c",
+                    'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" EVAL "$0" 0 "$1"',
+                    _FORGET,
+                    pattern,
+                ],
+                tty=False,
+            )
+        except DockerException as exc:
+            raise _explain(exc, "resetting the login and registration windows") from None
