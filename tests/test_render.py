@@ -285,7 +285,9 @@ def test_no_literal_secret(which, request):
                     r"redis://:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379/0", str(value)
                 ), value
     redis = all_services(render.compose(cat))["redis"]
-    assert "${REDIS_PASSWORD}" in redis["command"]
+    # The password reaches redis-server through a file written at start, never its argv.
+    assert not any("${REDIS_PASSWORD" in part for part in redis["command"])
+    assert '"$$REDIS_PASSWORD" > /tmp/redis.conf' in redis["command"][-1]
     assert render.compose(cat)["secrets"]["ca"]["file"].startswith("${BUILD_CA_BUNDLE:?")
 
 
