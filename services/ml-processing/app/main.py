@@ -15,7 +15,7 @@ from app.core.config import Settings, get_settings
 from app.jobs import TooManyJobs
 from app.market import MarketDataUnavailable, NoCandles
 from app.predictor import FeatureError
-from app.registry import NoActiveModel, NothingToRollBack, UnknownVersion
+from app.registry import DamagedVersion, NoActiveModel, NothingToRollBack, UnknownVersion
 from app.training import NotEnoughCandles, NothingToLearn
 from servicekit.app import create_app
 
@@ -92,6 +92,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(UnknownVersion, _answer(404))
     app.add_exception_handler(NoActiveModel, _answer(409))
     app.add_exception_handler(NothingToRollBack, _answer(409))
+    app.add_exception_handler(DamagedVersion, _answer(409))
     app.add_exception_handler(FeatureError, _bad_features)
     app.add_exception_handler(TooManyJobs, _answer(429, **{"Retry-After": "5"}))
     return app

@@ -49,7 +49,7 @@ def test_versions_are_saved_with_their_metadata(tmp_path, models) -> None:
     assert (tmp_path / VERSIONS / "1" / "model.ubj").is_file()
     assert (tmp_path / VERSIONS / "2" / "model.pkl").is_file()
     # Nothing half-written is left behind.
-    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
+    assert not list(tmp_path.rglob(f"{STAGING_PREFIX}*"))
     assert not list(tmp_path.rglob("*.tmp"))
 
 

@@ -4,8 +4,11 @@ One file per version, `forecaster-v000001.pt`, holding {"format", "meta", "state
 the weights (CPU tensors, so a checkpoint loads on any device) and, in `meta`, the config,
 the normalization scale, the band's residuals, the metrics and where the data came from.
 A file appears whole or not at all: it is written to a temp file in the same directory,
-fsynced, then renamed over its final name (and the directory fsynced), so a crash leaves at
-most a stray `.forecaster-*.tmp`, which the scan ignores.
+fsynced, then renamed over its final name and the directory fsynced; only then is the version
+listed and its job `succeeded` (a failed fsync fails the job), so what was acknowledged
+survives SIGKILL or a power cut. A crash leaves at most a stray `.forecaster-*.tmp`, removed by
+the scan at start; a damaged checkpoint is skipped with a logged reason (POST /forecast then
+uses the latest one still readable) and kept on disk, never overwritten.
 
 Files are read with `torch.load(weights_only=True)`: plain containers and tensors only, never
 pickled code. Versions count up from the largest on disk; one process writes (one uvicorn
@@ -32,6 +35,8 @@ log = logging.getLogger("deep-learning.checkpoints")
 
 FORMAT = 1
 NAME = re.compile(r"^forecaster-v(\d{6,})\.pt$")
+TEMP_PREFIX = ".forecaster-"
+TEMP = re.compile(rf"^{re.escape(TEMP_PREFIX)}.*\.tmp$")
 
 
 class UnknownVersion(Exception):
@@ -63,6 +68,11 @@ class CheckpointStore:
             return 0
         found: dict[int, dict] = {}
         for path in sorted(self.directory.iterdir()):
+            if TEMP.match(path.name):
+                # A save a kill cut short: never listed, never acknowledged. The scan runs at
+                # start, before any training, so no save of this process is writing it.
+                path.unlink(missing_ok=True)
+                continue
             if not NAME.match(path.name):
                 continue
             try:
@@ -103,7 +113,7 @@ class CheckpointStore:
             }
             content = {"format": FORMAT, "meta": meta, "state_dict": trained.state_dict}
             final = self.directory / file_name(version)
-            fd, temp = tempfile.mkstemp(prefix=".forecaster-", suffix=".tmp", dir=self.directory)
+            fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     torch.save(content, handle)
@@ -113,6 +123,8 @@ class CheckpointStore:
             except BaseException:
                 Path(temp).unlink(missing_ok=True)
                 raise
+            # The rename durable before anyone is told (listed, job `succeeded`); if this
+            # fails the job fails, and a restart may still find the file: never acknowledged.
             _fsync_directory(self.directory)
             self._meta[version] = meta
         log.info("saved forecaster v%d (%s %s)", version, meta.get("symbol"), meta.get("interval"))
@@ -161,14 +173,9 @@ class CheckpointStore:
 
 
 def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (the directory entry), where the OS allows it."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
+    """Make the rename itself durable (the directory entry); an error is raised, not hidden."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)

@@ -5,6 +5,7 @@ renamed over the target (atomic on POSIX within one file system); the directory 
 the rename itself survives a crash.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -45,3 +46,12 @@ def write_json_atomic(path: Path, value: Any) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as source:
         return json.load(source)
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
