@@ -290,6 +290,55 @@ def test_bench_users_are_unique_and_valid() -> None:
     assert any(c.isdigit() for c in first.password) and any(c.isalpha() for c in first.password)
 
 
+def _admin_gateway(answers: dict[str, int]) -> tuple[httpx.MockTransport, list[dict]]:
+    sent: list[dict] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/auth/login"
+        sent.append(json.loads(request.content))
+        status = answers.get(sent[-1]["password"], 401)
+        body = {"access_token": "admin-token"} if status == 200 else {"detail": "no"}
+        return httpx.Response(status, json=body)
+
+    return httpx.MockTransport(handle), sent
+
+
+def test_the_admin_logs_in_with_the_env_files_credentials(tmp_path) -> None:
+    env = tmp_path / "compose.env"
+    env.write_text("ADMIN_USERNAME=ops\nADMIN_PASSWORD=Secret-from-inv-env-1\n")
+    transport, sent = _admin_gateway({"Secret-from-inv-env-1": 200})
+
+    async def login() -> dict:
+        async with httpx.AsyncClient(base_url="http://gateway", transport=transport) as client:
+            return await loadgen.admin_login(client, loadgen.RateBudget(60), env)
+
+    assert run(login()) == {"access_token": "admin-token"}
+    assert sent == [{"username": "ops", "password": "Secret-from-inv-env-1"}]
+
+
+def test_no_admin_in_the_env_file_says_to_run_inv_env(tmp_path) -> None:
+    env = tmp_path / "compose.env"
+    env.write_text("JWT_SECRET=x\n")
+    with pytest.raises(ToolkitError) as caught:
+        loadgen.admin_credentials(env)
+    assert "ADMIN_PASSWORD" in caught.value.problem and "inv env" in caught.value.fix
+
+
+def test_a_refused_admin_login_says_why_it_may_be(tmp_path) -> None:
+    env = tmp_path / "compose.env"
+    env.write_text("ADMIN_USERNAME=admin\nADMIN_PASSWORD=Changed-since-1\n")
+    transport, _ = _admin_gateway({})
+
+    async def login() -> dict:
+        async with httpx.AsyncClient(base_url="http://gateway", transport=transport) as client:
+            return await loadgen.admin_login(client, loadgen.RateBudget(60), env)
+
+    with pytest.raises(ToolkitError) as caught:
+        run(login())
+    assert "401" in caught.value.problem
+    assert "ADMIN_PASSWORD" in caught.value.fix
+
+
 # ---- memory ----------------------------------------------------------------------------------
 
 

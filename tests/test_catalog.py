@@ -141,6 +141,38 @@ def test_toolkit_error_text():
     assert str(ToolkitError("broken")) == "broken"
 
 
+# ---- access rules ---------------------------------------------------------------------------
+
+
+def test_real_catalog_access_rules():
+    cat = catalog.load()
+    bridge = cat.service("data-bridge").access
+    assert catalog.AccessRule(("POST",), "/ticks", "admin") in bridge
+    assert all(rule.role == "admin" for rule in bridge)  # everything else: any user
+    promote = catalog.AccessRule(("POST",), "/models/*/promote", "admin")
+    assert promote in cat.service("ml-processing").access
+    for name in ("trading-engine", "ai-provider", "ai-orchestration"):
+        assert cat.service(name).access == (), name
+    assert cat.service("database-service").access == ()
+
+
+def test_access_rules_are_normalized(catalog_data):
+    catalog_data["services"]["data-bridge"]["access"] = [
+        {"methods": ["post", "Delete"], "path": "/replays/", "role": "admin"},
+        {"path": "/ws", "role": "user"},  # no methods: every method
+    ]
+    rules = catalog.parse(catalog_data).service("data-bridge").access
+    assert rules == (
+        catalog.AccessRule(("POST", "DELETE"), "/replays", "admin"),
+        catalog.AccessRule((), "/ws", "user"),
+    )
+    assert rules[0].as_json() == {
+        "methods": ["POST", "DELETE"],
+        "path": "/replays",
+        "role": "admin",
+    }
+
+
 # ---- parse() names the place of each problem ---------------------------------------------
 
 
@@ -204,6 +236,38 @@ def _not_a_mapping(d):
     d["services"]["user-service"] = ["tier", 1]
 
 
+def _access_not_a_list(d):
+    d["services"]["data-bridge"]["access"] = {"path": "/ticks", "role": "admin"}
+
+
+def _access_rule_not_a_mapping(d):
+    d["services"]["data-bridge"]["access"][1] = "POST /replays admin"
+
+
+def _access_typo_method(d):
+    d["services"]["data-bridge"]["access"][0]["methods"] = ["POTS"]
+
+
+def _access_typo_role(d):
+    d["services"]["data-bridge"]["access"][0]["role"] = "admn"
+
+
+def _access_relative_path(d):
+    d["services"]["data-bridge"]["access"][0]["path"] = "ticks"
+
+
+def _access_unknown_key(d):
+    d["services"]["data-bridge"]["access"][0]["roles"] = ["admin"]
+
+
+def _access_on_an_internal_service(d):
+    d["services"]["database-service"]["access"] = []
+
+
+def _public_without_access(d):
+    del d["services"]["trading-engine"]["access"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "where", "what"),
     [
@@ -222,6 +286,14 @@ def _not_a_mapping(d):
         (_unknown_used_service, "services.user-service", "uses unknown service 'ghost-service'"),
         (_uses_itself, "services.user-service", "cannot use itself"),
         (_needed_and_optional, "services.user-service", "in both depends_on and uses"),
+        (_access_not_a_list, "services.data-bridge.access", "expected a list of rules"),
+        (_access_rule_not_a_mapping, "services.data-bridge.access[1]", "a rule is a mapping"),
+        (_access_typo_method, "services.data-bridge.access[0]", "unknown method 'POTS'"),
+        (_access_typo_role, "services.data-bridge.access[0]", "unknown role 'admn'"),
+        (_access_relative_path, "services.data-bridge.access[0]", "path must start with '/'"),
+        (_access_unknown_key, "services.data-bridge.access[0]", "unknown key 'roles'"),
+        (_access_on_an_internal_service, "services.database-service", "only public services"),
+        (_public_without_access, "services.trading-engine", "needs an `access` list"),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
 )
@@ -255,7 +327,7 @@ def test_parse_rejects_non_mapping(data):
 def test_parse_keeps_unknown_keys_as_extra(catalog_data):
     cat = catalog.parse(catalog_data)
     assert cat.service("user-service").extra == {
-        "secrets": ["jwt"],
+        "secrets": ["jwt", "admin"],
         "env": {"BCRYPT_ROUNDS": 12},
         "test_env": {"BCRYPT_ROUNDS": 4},
         "limits": {"memory_mb": 512, "pids": 512},

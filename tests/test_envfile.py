@@ -8,7 +8,7 @@ import pytest
 
 from toolkit import envfile
 
-ALL_KEYS = [*envfile.SECRET_KEYS, "BUILD_CA_BUNDLE"]
+ALL_KEYS = [*envfile.SECRET_KEYS, *envfile.DEFAULTS, "BUILD_CA_BUNDLE"]
 
 
 @pytest.fixture
@@ -60,7 +60,14 @@ def test_ensure_completes_a_partial_file(tmp_path, bundle):
     )
     path.chmod(0o600)
     _, added = envfile.ensure(path)
-    assert added == ["REDIS_PASSWORD", "CLICKHOUSE_PASSWORD", "INTERNAL_TOKEN", "BUILD_CA_BUNDLE"]
+    assert added == [
+        "REDIS_PASSWORD",
+        "CLICKHOUSE_PASSWORD",
+        "INTERNAL_TOKEN",
+        "ADMIN_PASSWORD",
+        "ADMIN_USERNAME",
+        "BUILD_CA_BUNDLE",
+    ]
     values = envfile.read(path)
     assert values["POSTGRES_PASSWORD"] == "mine-postgres"
     assert values["JWT_SECRET"] == "mine-jwt"
@@ -73,7 +80,7 @@ def test_ensure_keeps_a_valid_custom_bundle(tmp_path, bundle):
     custom = tmp_path / "corporate.pem"
     custom.write_text("pem")
     path = tmp_path / ".env"
-    path.write_text("".join(f"{k}={'x' * 40}\n" for k in envfile.SECRET_KEYS))
+    path.write_text("".join(f"{k}={'x' * 40}\n" for k in [*envfile.SECRET_KEYS, *envfile.DEFAULTS]))
     path.write_text(path.read_text() + f"BUILD_CA_BUNDLE={custom}\n")
     assert envfile.ensure(path)[1] == []
     assert envfile.read(path)["BUILD_CA_BUNDLE"] == str(custom)
@@ -81,7 +88,7 @@ def test_ensure_keeps_a_valid_custom_bundle(tmp_path, bundle):
 
 def test_ensure_replaces_a_bundle_that_no_longer_exists(tmp_path, bundle):
     path = tmp_path / ".env"
-    lines = [f"{k}={'x' * 40}" for k in envfile.SECRET_KEYS]
+    lines = [f"{k}={'x' * 40}" for k in [*envfile.SECRET_KEYS, *envfile.DEFAULTS]]
     path.write_text("\n".join([*lines, f"BUILD_CA_BUNDLE={tmp_path / 'gone.pem'}"]) + "\n")
     assert envfile.ensure(path)[1] == ["BUILD_CA_BUNDLE"]
     assert envfile.read(path)["BUILD_CA_BUNDLE"] == str(bundle)
@@ -106,3 +113,22 @@ def test_ensure_restricts_a_preexisting_file_it_writes_secrets_to(tmp_path, bund
     assert "JWT_SECRET" in added
     assert envfile.read(path)["LOG_LEVEL"] == "DEBUG"
     assert mode(path) == 0o600
+
+
+def test_ensure_adds_the_first_admin(tmp_path, bundle):
+    path, _ = envfile.ensure(tmp_path / ".env")
+    values = envfile.read(path)
+    assert values["ADMIN_USERNAME"] == "admin"
+    password = values["ADMIN_PASSWORD"]
+    # user-service's password policy: a letter and a digit, at most 72 bytes for bcrypt.
+    assert any(c.isalpha() for c in password) and any(c.isdigit() for c in password)
+    assert 32 <= len(password) <= 72
+    assert "admin" not in password.lower()
+
+
+def test_a_chosen_admin_name_is_kept(tmp_path, bundle):
+    path = tmp_path / ".env"
+    path.write_text("ADMIN_USERNAME=ops\n")
+    _, added = envfile.ensure(path)
+    assert "ADMIN_USERNAME" not in added and "ADMIN_PASSWORD" in added
+    assert envfile.read(path)["ADMIN_USERNAME"] == "ops"

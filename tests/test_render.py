@@ -333,6 +333,37 @@ def test_gateway_routes_public_services(multi_tier):
     }
 
 
+def test_the_gateway_gets_every_public_services_access_rules(multi_tier):
+    env = render.service_environment(multi_tier, multi_tier.service("api-gateway"))
+    assert json.loads(env["ACCESS_RULES"]) == {
+        "ingest-service": [{"methods": ["POST"], "path": "/ingest", "role": "admin"}],
+        "embedding-service": [],
+    }
+    real = catalog.load()
+    rules = json.loads(
+        render.service_environment(real, real.service("api-gateway"))["ACCESS_RULES"]
+    )
+    assert list(rules) == [s.name for s in real.services.values() if s.public]
+    assert {"methods": ["POST"], "path": "/ticks", "role": "admin"} in rules["data-bridge"]
+    for name, service in real.services.items():
+        if not service.extra.get("gateway"):
+            assert "ACCESS_RULES" not in render.service_environment(real, service), name
+
+
+@pytest.mark.parametrize("which", ["real", "multi_tier"])
+def test_only_user_service_gets_the_admin_credentials(which, request):
+    cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
+    for document in (render.compose(cat), render.compose_tests(cat)):
+        for name, definition in all_services(document).items():
+            environment = definition.get("environment", {})
+            holders = name in ("user-service", "user-service-tests")
+            assert ("ADMIN_PASSWORD" in environment) is holders, name
+            assert ("ADMIN_USERNAME" in environment) is holders, name
+    env = render.service_environment(cat, cat.service("user-service"))
+    assert env["ADMIN_PASSWORD"].startswith("${ADMIN_PASSWORD:?")
+    assert env["ADMIN_USERNAME"].startswith("${ADMIN_USERNAME:?")
+
+
 def test_compose_top_level():
     cat = catalog.load()
     document = render.compose(cat)

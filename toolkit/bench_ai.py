@@ -265,8 +265,10 @@ async def burst(client: httpx.AsyncClient, headers: dict, symbol: str, catalog: 
 async def _measure(catalog: Catalog, quick: bool) -> dict:
     section: dict = {}
     async with httpx.AsyncClient(base_url=loadgen.GATEWAY_URL, timeout=60, trust_env=False) as c:
-        with step("log in a bench user through the gateway"):
+        with step("log in a bench user and the admin through the gateway"):
             headers = {"Authorization": f"Bearer {await bench_stream.bench_token(c)}"}
+            # The replay and the training write: the admin's; everything else: the user's.
+            admin = {"Authorization": f"Bearer {await bench_stream.admin_token(c)}"}
         requests = 100 if quick else 400
         with step(f"provider cache: {requests} requests of a replayed mix") as note:
             section["provider_cache"] = await provider_cache(c, headers, requests)
@@ -274,11 +276,11 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
         symbol = bench_stream.new_symbol("AI")
         with step(f"replay {BARS} EURUSD bars as {symbol}, train its models") as note:
             replay = await bench_stream.start_replay(
-                c, headers, series="EURUSD", symbol=symbol, speed=0, limit=BARS
+                c, admin, series="EURUSD", symbol=symbol, speed=0, limit=BARS
             )
             await bench_stream.replay_finished(c, headers, replay["replay_id"], within=120)
             await _candles_stored(c, headers, symbol, within=60)
-            section["models"] = await _train(c, headers, symbol)
+            section["models"] = await _train(c, admin, symbol)
             note["note"] = ", ".join(f"{k} {v}" for k, v in section["models"].items())
         runs = 5 if quick else 20
         with step(f"workflow: {runs} market briefs without and with the cache") as note:
@@ -287,7 +289,8 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
         with step("burst: more briefs at once than run and queue") as note:
             section["burst"] = await burst(c, headers, symbol, catalog)
             note["note"] = f"{section['burst']['rejected_429']} refused with 429"
-        await c.post("/auth/logout", headers=headers)
+        for session in (headers, admin):
+            await c.post("/auth/logout", headers=session)
     _show(section)
     return section
 

@@ -49,6 +49,11 @@ async def bench_token(client: httpx.AsyncClient) -> str:
     return tokens["access_token"]
 
 
+async def admin_token(client: httpx.AsyncClient) -> str:
+    """The admin's access token (replays, ticks and training need the admin role)."""
+    return (await loadgen.admin_login(client, loadgen.RateBudget(60)))["access_token"]
+
+
 async def start_replay(client: httpx.AsyncClient, headers: dict, **body) -> dict:
     started = await client.post("/api/data-bridge/replays", json=body, headers=headers)
     if started.status_code != 202:
@@ -189,9 +194,11 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
     section: dict = {}
     subscribers, messages = 200, (20 if quick else 100)
     async with httpx.AsyncClient(base_url=loadgen.GATEWAY_URL, timeout=60, trust_env=False) as c:
-        with step("log in a bench user through the gateway"):
+        with step("log in the admin and a bench user through the gateway"):
+            # Replays write to the store: the admin's; the subscribers only read: a user's.
+            admin = await admin_token(c)
             token = await bench_token(c)
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {admin}"}
         limit = 1000 if quick else None  # EURUSD has 5,000 hourly bars: 4 ticks each
         with step(f"ingest: replay {SERIES} at full speed into ClickHouse") as note:
             section["ingest"] = await ingest(c, headers, limit, within=300)
@@ -221,7 +228,8 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
                     c, headers, url, subscribers=subscribers, messages=messages
                 )
                 note["note"] = f"p99 {section[name]['p99_ms']} ms"
-        await c.post("/auth/logout", headers=headers)
+        for session in (admin, token):
+            await c.post("/auth/logout", headers={"Authorization": f"Bearer {session}"})
     _show(section)
     return section
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from toolkit import access
+from toolkit.access import AccessRule
 from toolkit.errors import ToolkitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,8 @@ class Service:
     # Services it calls when they run but can do without (any tier): it gets their URL, but
     # compose neither starts them with it nor waits for them.
     uses: tuple[str, ...] = ()
+    # Who may call which of its routes through the gateway (public services; toolkit/access.py).
+    access: tuple[AccessRule, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -136,6 +140,24 @@ def _budgets(where: str, raw: object) -> dict[str, Budget]:
     return budgets
 
 
+def _access(where: str, raw: dict) -> tuple[AccessRule, ...]:
+    """A public service's rules; required there, so a new one never defaults to open."""
+    if not raw.get("public", False):
+        if "access" in raw:
+            raise _problem(
+                where, "only public services have access rules (the gateway routes them)"
+            )
+        return ()
+    if "access" not in raw:
+        raise _problem(
+            where, "a public service needs an `access` list (`[]`: any user, everything)"
+        )
+    try:
+        return access.parse(raw["access"])
+    except access.RuleError as exc:
+        raise _problem(f"{where}.access{exc.where}", exc.what) from None
+
+
 def parse(data: object) -> Catalog:
     """Validate the raw YAML and build the catalog; every problem names its place."""
     if not isinstance(data, dict):
@@ -167,6 +189,7 @@ def parse(data: object) -> Catalog:
         "infrastructure",
         "tuning",
         "budgets",
+        "access",
     }
     for name, raw in data["services"].items():
         where = f"services.{name}"
@@ -205,6 +228,7 @@ def parse(data: object) -> Catalog:
             infrastructure=tuple(raw.get("infrastructure", [])),
             tuning=tuning,
             budgets=_budgets(where, raw.get("budgets", {})),
+            access=_access(where, raw),
             extra={k: v for k, v in raw.items() if k not in known},
         )
     for service in services.values():

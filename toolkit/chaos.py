@@ -206,20 +206,10 @@ async def _settle(measure: Callable[[], int], target: int) -> int:
     return last
 
 
-async def _session(client: httpx.AsyncClient, user: loadgen.BenchUser, new: bool) -> dict:
-    """Headers with a fresh access token of `user` (registered first when `new`)."""
-    if new:
-        tokens = await loadgen.register_and_login(client, loadgen.RateBudget(60), user)
-    else:
-        credentials = {"username": user.username, "password": user.password}
-        answer = await client.post("/auth/login", json=credentials)
-        if answer.status_code != 200:
-            raise ToolkitError(
-                f"logging in again after a fault answered {answer.status_code}: "
-                f"{answer.text[:200]}",
-                "see `inv logs user-service`",
-            )
-        tokens = answer.json()
+async def _session(client: httpx.AsyncClient) -> dict:
+    """Headers with a fresh access token of the admin: the faults' loads write (ticks,
+    replays, training), which needs the admin role."""
+    tokens = await loadgen.admin_login(client, loadgen.RateBudget(60))
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
@@ -482,15 +472,14 @@ async def run(names: list[str], quick: bool) -> list[Outcome]:
     # Its registrations must not meet the per-address limit that earlier runs filled.
     await asyncio.to_thread(stack.forget_client_windows)
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        user = loadgen.BenchUser.new()
-        headers = await _session(client, user, new=True)
+        headers = await _session(client)
         for name in names:
             with step(f"chaos: {name}") as note:
                 outcome = await FAULTS[name](client, headers, quick)
                 note["note"] = f"lost {outcome.lost}, duplicated {outcome.duplicated}"
             outcomes.append(outcome)
             # A fault may have ended the session (a restarted Redis, say): log in again.
-            headers = await _session(client, user, new=False)
+            headers = await _session(client)
     return outcomes
 
 

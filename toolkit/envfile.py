@@ -23,7 +23,21 @@ SECRET_KEYS = (
     "CLICKHOUSE_PASSWORD",
     "JWT_SECRET",
     "INTERNAL_TOKEN",
+    # The first admin's, which user-service creates at its first start (services/README.md).
+    "ADMIN_PASSWORD",
 )
+# Values that are not secret but must be there: the first admin's name.
+DEFAULTS = {"ADMIN_USERNAME": "admin"}
+
+
+def _secret() -> str:
+    """A random value that also passes user-service's password policy (a letter, a digit)."""
+    while True:
+        value = secrets.token_urlsafe(32)
+        letters, digits = any(c.isalpha() for c in value), any(c.isdigit() for c in value)
+        # Nor may it hold the admin's name (the policy refuses a password containing it).
+        if letters and digits and DEFAULTS["ADMIN_USERNAME"] not in value.lower():
+            return value
 
 
 def read(path: Path = ENV_FILE) -> dict[str, str]:
@@ -42,7 +56,11 @@ def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
     added = []
     for key in SECRET_KEYS:
         if not values.get(key):
-            values[key] = secrets.token_urlsafe(32)
+            values[key] = _secret()
+            added.append(key)
+    for key, default in DEFAULTS.items():
+        if not values.get(key):
+            values[key] = default
             added.append(key)
     bundle = str(engine.ca_bundle())
     if (

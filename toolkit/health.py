@@ -41,6 +41,13 @@ def _status(container) -> tuple[str, str]:
     return state.get("Status", "?"), (state.get("Health") or {}).get("Status", "none")
 
 
+def _needs(catalog: Catalog, name: str) -> list[str]:
+    if name not in catalog.services:
+        return []
+    service = catalog.service(name)
+    return [*service.infrastructure, *service.depends_on, *service.uses]
+
+
 def wait_healthy(
     catalog: Catalog,
     names: list[str],
@@ -91,6 +98,13 @@ def wait_healthy(
                 code = container.attrs["State"].get("ExitCode")
                 raise NeverHealthy(name, f"exited with code {code} before becoming healthy")
             elif status[1] == "unhealthy":
+                # A service whose dependency is being replaced reports itself unhealthy until
+                # that dependency is back: that is waiting, not failing.
+                waiting_on = [
+                    d for d in _needs(catalog, name) if d in names and d not in healthy_at
+                ]
+                if waiting_on:
+                    continue
                 raise NeverHealthy(name, "is unhealthy")
         if compose_done and len(healthy_at) == len(names):
             break

@@ -16,10 +16,12 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
+from toolkit import envfile
 from toolkit.catalog import Catalog
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
@@ -332,6 +334,45 @@ async def register_and_login(
     )
     credentials = {"username": user.username, "password": user.password}
     return (await _call(client, budget, "POST", "/auth/login", 200, json=credentials)).json()
+
+
+def admin_credentials(path: Path | None = None) -> dict[str, str]:
+    """The first admin's login, from the env file (`inv env` writes it; user-service creates
+    that account at its first start)."""
+    path = path or envfile.ENV_FILE
+    values = envfile.read(path)
+    username, password = values.get("ADMIN_USERNAME"), values.get("ADMIN_PASSWORD")
+    if not username or not password:
+        raise ToolkitError(
+            f"{path} has no ADMIN_USERNAME and ADMIN_PASSWORD",
+            "run `inv env`, then `inv up` so user-service creates the admin",
+        )
+    return {"username": username, "password": password}
+
+
+async def admin_login(
+    client: httpx.AsyncClient, budget: RateBudget, path: Path | None = None
+) -> dict:
+    """Log the first admin in through the gateway; returns the tokens. Writes (ticks, replays,
+    feeds, training) need the admin role; reads do not."""
+    credentials = admin_credentials(path)
+    await budget.acquire()
+    try:
+        response = await client.post("/auth/login", json=credentials)
+    except httpx.HTTPError as exc:
+        raise ToolkitError(
+            f"the admin's login on the gateway failed: {type(exc).__name__}: {exc}",
+            "is the core profile up? `inv up --profile core`",
+        ) from None
+    if response.status_code != 200:
+        raise ToolkitError(
+            f"logging in as {credentials['username']} answered {response.status_code}: "
+            f"{response.text[:200]}",
+            "user-service creates the admin at start with the env file's ADMIN_PASSWORD and "
+            "never changes an existing account: recreate user-service after `inv env` "
+            "(`inv up`); see `inv logs user-service`",
+        )
+    return response.json()
 
 
 async def _logout(client: httpx.AsyncClient, budget: RateBudget, tokens: list[str]) -> int:

@@ -55,6 +55,11 @@ INFRA_ENV = {
 }
 SECRET_ENV = {
     "jwt": {"JWT_SECRET": "${JWT_SECRET:?JWT_SECRET is not set: run inv env}"},
+    # The first admin user-service creates (never a default password: `inv env` makes one).
+    "admin": {
+        "ADMIN_USERNAME": "${ADMIN_USERNAME:?ADMIN_USERNAME is not set: run inv env}",
+        "ADMIN_PASSWORD": "${ADMIN_PASSWORD:?ADMIN_PASSWORD is not set: run inv env}",
+    },
 }
 FAST_HEALTH = {"interval": "2s", "timeout": "3s", "retries": 30, "start_period": "60s"}
 # Dev mode's server: `uvicorn --reload` whose worker is forked from a parent that has already
@@ -142,6 +147,9 @@ def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:
         upstreams.update({s.name: f"http://{s.name}:{s.port}" for s in public})
         env["UPSTREAMS"] = json.dumps(upstreams, separators=(",", ":"))
         env["PUBLIC_SERVICES"] = json.dumps([s.name for s in public], separators=(",", ":"))
+        # Which role each public route needs (catalog `access:`), enforced by the gateway.
+        rules = {s.name: [rule.as_json() for rule in s.access] for s in public}
+        env["ACCESS_RULES"] = json.dumps(rules, separators=(",", ":"))
     # Tuning beyond workers/threads (which the Dockerfile bakes in) reaches the service as
     # upper-case variables, e.g. pool_max -> POOL_MAX.
     env.update(

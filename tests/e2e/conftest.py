@@ -12,7 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from toolkit import envfile, stack
+from toolkit import envfile, loadgen, stack
 
 GATEWAY = "http://127.0.0.1:8000"
 
@@ -23,25 +23,11 @@ def gateway():
         yield client
 
 
-# Every request from this host reaches user-service from one address (the gateway appends
-# the Docker bridge's), so login attempts from earlier runs within the window (5 min) count
-# against this one: a second CI run right after a first would start rate-limited. Start from
-# a clean slate by forgetting the per-address windows, and nothing else.
-_FORGET = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def fresh_login_windows() -> None:
-    stack.compose(["core"]).compose.execute(
-        "redis",
-        [
-            "sh",
-            "-c",
-            'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" '
-            f'EVAL "{_FORGET}" 0 "login:attempts:*"',
-        ],
-        tty=False,
-    )
+    # Every request from this host reaches user-service from one address, so the logins and
+    # registrations of earlier runs within the windows would count against this one.
+    stack.forget_client_windows()
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +84,12 @@ def register_and_login(gateway: httpx.Client) -> tuple[dict, dict]:
     return user, login.json()
 
 
+def user_id(access_token: str) -> str:
+    """The `sub` claim: the user id the gateway forwards as X-User-Id."""
+    payload = access_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
 WS_URL = GATEWAY.replace("http://", "ws://") + "/api/data-bridge/ws"
 BARS = 600  # EURUSD hourly bars replayed: indicator warm-ups, and enough to train models on
 
@@ -125,9 +117,19 @@ def token(gateway: httpx.Client) -> str:
 
 
 @pytest.fixture(scope="session")
-def replay(gateway: httpx.Client, token: str) -> dict:
-    """A slice of the real EURUSD series replayed under a symbol of this run, a subscriber
-    connected through the gateway before it starts: what the subscriber saw, and the replay."""
+def admin_token(gateway: httpx.Client) -> str:
+    """The first admin's access token (the env file's ADMIN_USERNAME / ADMIN_PASSWORD, which
+    user-service made at its first start): replays, ticks, feeds and training need it."""
+    login = gateway.post("/auth/login", json=loadgen.admin_credentials())
+    assert login.status_code == 200, f"admin login: {login.status_code} {login.text}"
+    return login.json()["access_token"]
+
+
+@pytest.fixture(scope="session")
+def replay(gateway: httpx.Client, token: str, admin_token: str) -> dict:
+    """A slice of the real EURUSD series replayed under a symbol of this run (by the admin), a
+    user's subscriber connected through the gateway before it starts: what it saw, and the
+    replay."""
     symbol = f"EU{uuid.uuid4().hex[:8].upper()}"
     with connect(f"{WS_URL}?token={token}", open_timeout=10) as ws:
         ws.send(
@@ -138,7 +140,7 @@ def replay(gateway: httpx.Client, token: str) -> dict:
         started = gateway.post(
             "/api/data-bridge/replays",
             json={"series": "EURUSD", "symbol": symbol, "speed": 0, "limit": BARS},
-            headers=bearer(token),
+            headers=bearer(admin_token),
         )
         assert started.status_code == 202, started.text
         body = started.json()

@@ -2,15 +2,13 @@
 default, and ai-orchestration's market brief, each part checked against the service that owns
 it (asked directly, through the gateway, for the same thing)."""
 
-import base64
-import json
 import math
 import uuid
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import bearer, register_and_login, wait_for
+from tests.e2e.conftest import bearer, register_and_login, user_id, wait_for
 from toolkit import stack
 
 pytestmark = pytest.mark.docker
@@ -32,19 +30,20 @@ def _finished(gateway: httpx.Client, token: str, url: str):
 
 
 @pytest.fixture(scope="module")
-def models(gateway: httpx.Client, token: str, stored: dict) -> dict:
-    """A promoted ml-processing model and a deep-learning forecaster for the replayed symbol."""
+def models(gateway: httpx.Client, token: str, admin_token: str, stored: dict) -> dict:
+    """A promoted ml-processing model and a deep-learning forecaster for the replayed symbol,
+    trained by the admin (training needs the role)."""
     symbol = stored["symbol"]
     model = gateway.post(
         f"{ML}/models/train",
         json={"symbol": symbol, "interval": "1h", "model": "sklearn", "promote": True},
-        headers=bearer(token),
+        headers=bearer(admin_token),
     )
     assert model.status_code == 202, model.text
     forecaster = gateway.post(
         f"{DL}/forecasters/train",
         json={"symbol": symbol, "interval": "1h", "window": 16, "horizon": HORIZON, "epochs": 2},
-        headers=bearer(token),
+        headers=bearer(admin_token),
     )
     assert forecaster.status_code == 202, forecaster.text
     ml_job = wait_for(
@@ -87,17 +86,12 @@ def test_the_provider_answers_offline_and_accounts_per_user(gateway: httpx.Clien
     assert again.json()["choices"] == answer["choices"]
 
     stats = gateway.get(f"{AI}/stats", headers=headers).json()
-    mine = stats["cost"]["by_user"][_user_id(tokens["access_token"])]
+    assert stats["scope"] == "user"  # a user's own figures, nobody else's
+    mine = stats["cost"]["by_user"][user_id(tokens["access_token"])]
     assert mine["requests"] == 1  # the cached answer costs nothing and is not a provider call
     assert mine["prompt_tokens"] == answer["usage"]["prompt_tokens"]
     assert mine["cost_usd"] == 0  # the offline writer is free
     assert stats["cache"]["exact_hits"] >= 1
-
-
-def _user_id(access_token: str) -> str:
-    """The `sub` claim: the user id the gateway forwards as X-User-Id."""
-    payload = access_token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
 
 
 def test_the_provider_refuses_bad_input(gateway: httpx.Client, token: str) -> None:

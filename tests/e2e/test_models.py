@@ -15,10 +15,10 @@ DL = "/api/deep-learning"
 
 
 def test_a_forecaster_trains_on_stored_candles_and_forecasts(
-    gateway: httpx.Client, token: str, replay: dict
+    gateway: httpx.Client, token: str, admin_token: str, replay: dict
 ) -> None:
     body = {"symbol": replay["symbol"], "interval": "1h", "window": 16, "horizon": 3, "epochs": 2}
-    started = gateway.post(f"{DL}/forecasters/train", json=body, headers=bearer(token))
+    started = gateway.post(f"{DL}/forecasters/train", json=body, headers=bearer(admin_token))
     assert started.status_code == 202, started.text
     job_url = f"{DL}/forecasters/jobs/{started.json()['job_id']}"
 
@@ -70,10 +70,10 @@ ML = "/api/ml-processing"
 
 
 def test_a_model_trains_on_stored_candles_is_promoted_and_predicts(
-    gateway: httpx.Client, token: str, replay: dict
+    gateway: httpx.Client, token: str, admin_token: str, replay: dict
 ) -> None:
     body = {"symbol": replay["symbol"], "interval": "1h", "model": "xgboost", "promote": True}
-    started = gateway.post(f"{ML}/models/train", json=body, headers=bearer(token))
+    started = gateway.post(f"{ML}/models/train", json=body, headers=bearer(admin_token))
     assert started.status_code == 202, started.text
     job_url = f"{ML}/jobs/{started.json()['id']}"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import gateway, jwt_secret  # noqa: F401 - fixtures, by name
+from tests.e2e.conftest import admin_token, gateway, jwt_secret  # noqa: F401 - fixtures, by name
 from toolkit import stack
 
 

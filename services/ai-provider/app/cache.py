@@ -13,6 +13,11 @@ at cosine 0.965, above any useful threshold, and two wordings of one question ne
 A partition is a Redis list of the last SEMANTIC_MAX_ENTRIES prompts (vector, exact key);
 cosine >= SEMANTIC_THRESHOLD with one of them is a hit on that prompt's stored answer (a miss
 once it expired).
+
+Scope: answers are the caller's own. Both the exact key and the partition include the scope,
+`user:<id>` (the gateway's X-User-Id) unless the request asks for `cache_scope: "shared"`,
+one scope for everyone: one user's prompts and answers never reach another's unless both
+chose to share them.
 """
 
 import base64
@@ -45,10 +50,15 @@ def _parameters(params: ChatParams) -> dict:
     }
 
 
-def exact_key(route: list[str], params: ChatParams) -> str:
-    """The hash of the canonical request."""
+def scope_of(user: str, requested: str) -> str:
+    """The cache scope of a request: "shared" when asked for, else the caller's own."""
+    return "shared" if requested == "shared" else f"user:{user}"
+
+
+def exact_key(route: list[str], params: ChatParams, *, scope: str) -> str:
+    """The hash of the canonical request within its scope."""
     messages = [{"role": m["role"], "content": m["content"]} for m in params.messages]
-    return _digest({"route": route, "messages": messages, **_parameters(params)})
+    return _digest({"scope": scope, "route": route, "messages": messages, **_parameters(params)})
 
 
 def semantic_text(params: ChatParams) -> str:
@@ -57,11 +67,12 @@ def semantic_text(params: ChatParams) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in turns)
 
 
-def partition(route: list[str], params: ChatParams) -> str:
+def partition(route: list[str], params: ChatParams, *, scope: str) -> str:
     """The hash of what must be equal for a semantic hit (see the module's docstring)."""
     system = [m["content"] for m in params.messages if m["role"] == "system"]
     facts = sorted(fact.rstrip(".,:") for fact in _FACT.findall(semantic_text(params)))
-    return _digest({"route": route, "system": system, "facts": facts, **_parameters(params)})
+    same = {"scope": scope, "route": route, "system": system, "facts": facts}
+    return _digest({**same, **_parameters(params)})
 
 
 def pack(vector: list[float]) -> str:

@@ -4,7 +4,7 @@ import time
 
 import litellm
 
-from app.cache import exact_key, partition, semantic_text
+from app.cache import exact_key, partition, scope_of, semantic_text
 from app.core.backends import Backends
 from app.dispatch import AllCandidatesFailed, Answer, ChatParams, complete
 from app.offline import TOKENIZER_MODEL
@@ -80,20 +80,21 @@ async def chat_completion(
     started = time.perf_counter()
     params = params_of(body, user)
     route = await route_for(backends, body, params)
-    await ledger.count("requests")
+    await ledger.count("requests", user=user)
 
     key = partition_name = vector = None
     if body.cache:
-        key = exact_key(route.ids, params)
+        scope = scope_of(user, body.cache_scope)
+        key = exact_key(route.ids, params, scope=scope)
         hit = await cache.exact(key)
         text = semantic_text(params)
         if hit is None and len(text) <= settings.semantic_max_chars:
             vector = await backends.deep_learning.vector(text)
             if vector is not None:
-                partition_name = partition(route.ids, params)
+                partition_name = partition(route.ids, params, scope=scope)
                 hit = await cache.semantic(partition_name, vector, settings.semantic_threshold)
         if hit is not None:
-            await ledger.count(f"{hit.kind}_hits")
+            await ledger.count(f"{hit.kind}_hits", user=user)
             extra = {"similarity": round(hit.similarity, 4)} if hit.kind == "semantic" else {}
             elapsed = round((time.perf_counter() - started) * 1000, 2)
             provider = _provider_block(
@@ -106,7 +107,7 @@ async def chat_completion(
                 **extra,
             )
             return {**hit.body, "provider": provider}, hit.kind
-        await ledger.count("misses")
+        await ledger.count("misses", user=user)
 
     try:
         answer = await complete(

@@ -1,9 +1,11 @@
 """The cost ledger and the service's counters, in Redis so both workers add to one set.
 
 The ledger counts calls that reached a model (cache hits cost nothing and are counted under
-the cache): per model and per user, requests, prompt and completion tokens, and their cost
-at the model's prices. Latency per model is an exponentially weighted moving average of its
-successful calls, updated atomically (a Lua script) and read by latency routing.
+the cache): per model, per user and per user and model, requests, prompt and completion
+tokens, and their cost at the model's prices. Requests and cache outcomes are counted for the
+service and for each user, so a user's GET /stats can show theirs alone. Latency per model is
+an exponentially weighted moving average of its successful calls, updated atomically (a Lua
+script) and read by latency routing.
 """
 
 from redis.asyncio import Redis
@@ -19,6 +21,14 @@ redis.call('HSET', KEYS[1], ARGV[1], tostring(value))
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 return tostring(value)
 """
+
+
+def _cache(stats: dict) -> dict:
+    cache = {name: int(stats.get(name, 0)) for name in CACHE_FIELDS}
+    lookups = sum(cache.values())
+    hits = cache["exact_hits"] + cache["semantic_hits"]
+    cache["hit_rate"] = round(hits / lookups, 4) if lookups else 0.0
+    return cache
 
 
 def _numbers(raw: dict) -> dict:
@@ -41,9 +51,15 @@ class Ledger:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    async def count(self, field: str, by: int = 1) -> None:
-        """Add to one of the counters (requests, fallbacks, exact_hits, ...)."""
-        await self.redis.hincrby(self._key("stats"), field, by)
+    async def count(self, field: str, by: int = 1, user: str | None = None) -> None:
+        """Add to one of the counters (requests, fallbacks, exact_hits, ...), also `user`'s."""
+        if user is None:
+            await self.redis.hincrby(self._key("stats"), field, by)
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self._key("stats"), field, by)
+            pipe.hincrby(self._key("stats", "user", user), field, by)
+            await pipe.execute()
 
     async def failed(self, attempts: list[dict]) -> None:
         """One failure per failed attempt, by model."""
@@ -66,6 +82,13 @@ class Ledger:
                 pipe.hincrby(key, "prompt_tokens", prompt_tokens)
                 pipe.hincrby(key, "completion_tokens", completion_tokens)
                 pipe.hincrbyfloat(key, "cost_usd", cost_usd)
+            # The user's own figures per model: one hash, fields "<figure>|<model>" (a figure's
+            # name holds no "|", so any model id splits back off whole).
+            own = self._key("cost", "user-models", user)
+            pipe.hincrby(own, f"requests|{model}", 1)
+            pipe.hincrby(own, f"prompt_tokens|{model}", prompt_tokens)
+            pipe.hincrby(own, f"completion_tokens|{model}", completion_tokens)
+            pipe.hincrbyfloat(own, f"cost_usd|{model}", cost_usd)
             await pipe.execute()
 
     async def observe_latency(self, model: str, latency_ms: float) -> None:
@@ -88,17 +111,13 @@ class Ledger:
         return {name: _numbers(row) for name, row in zip(names, rows, strict=True)}
 
     async def snapshot(self) -> dict:
-        """Everything /stats reports but the cache's semantic state and tracing."""
+        """Everything /stats reports to an admin but the cache's semantic state and tracing."""
         stats = await self.redis.hgetall(self._key("stats"))
         failures = await self.redis.hgetall(self._key("failures"))
         latency = await self.latencies()
         samples = await self.redis.hgetall(self._key("latency", "samples"))
-        cache = {name: int(stats.get(name, 0)) for name in CACHE_FIELDS}
-        lookups = sum(cache.values())
-        hits = cache["exact_hits"] + cache["semantic_hits"]
-        cache["hit_rate"] = round(hits / lookups, 4) if lookups else 0.0
         return {
-            "cache": cache,
+            "cache": _cache(stats),
             "requests": int(stats.get("requests", 0)),
             "fallbacks": int(stats.get("fallbacks", 0)),
             "failures": {model: int(n) for model, n in failures.items()},
@@ -109,5 +128,27 @@ class Ledger:
             "latency_ms": {
                 model: {"ewma": round(value, 2), "samples": int(samples.get(model, 0))}
                 for model, value in latency.items()
+            },
+        }
+
+    async def user_snapshot(self, user: str) -> dict:
+        """What /stats reports to `user`: their requests, cache outcomes and costs alone."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("stats", "user", user))
+            pipe.hgetall(self._key("cost", "user", user))
+            pipe.hgetall(self._key("cost", "user-models", user))
+            stats, total, per_model = await pipe.execute()
+        models: dict[str, dict] = {}
+        for name, value in per_model.items():
+            figure, _, model = name.partition("|")
+            models.setdefault(model, {})[figure] = value
+        return {
+            "scope": "user",
+            "user": user,
+            "cache": _cache(stats),
+            "requests": int(stats.get("requests", 0)),
+            "cost": {
+                "by_model": {model: _numbers(models[model]) for model in sorted(models)},
+                "by_user": {user: _numbers(total)} if total else {},
             },
         }

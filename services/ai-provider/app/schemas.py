@@ -24,7 +24,8 @@ class Message(BaseModel):
 
 
 class ChatCompletionCreate(BaseModel):
-    """OpenAI's chat completion request plus task, max_cost_usd, prefer, cache and fallback.
+    """OpenAI's chat completion request plus task, max_cost_usd, prefer, cache, cache_scope and
+    fallback.
 
     Unknown OpenAI fields are ignored, except `stream`: answers are never streamed, and a
     client expecting a stream must hear so rather than wait for chunks that never come.
@@ -44,6 +45,8 @@ class ChatCompletionCreate(BaseModel):
     max_cost_usd: float | None = Field(default=None, ge=0)
     prefer: Literal["cost", "latency"] = "cost"
     cache: bool = True
+    # Whose cache: the caller's own ("user") or the one every caller who asks shares.
+    cache_scope: Literal["user", "shared"] = "user"
     fallback: bool = True
 
     @field_validator("stream")

@@ -8,6 +8,7 @@ import pytest
 
 from app import tracing
 from tests.fakes import free_port
+from tests.utils import ADMIN
 
 SENT = {"model": "auto", "messages": [{"role": "user", "content": "trace me"}], "cache": False}
 
@@ -31,7 +32,7 @@ def test_without_keys_nothing_is_traced(make_client):
     client = make_client()
 
     assert client.post("/v1/chat/completions", json=SENT).status_code == 200
-    assert client.get("/stats").json()["tracing"] == "off"
+    assert client.get("/stats", headers=ADMIN).json()["tracing"] == "off"
     assert tracing.CALLBACK not in callbacks()
     assert tracing._loggers() == []
 
@@ -43,7 +44,7 @@ def test_spans_reach_langfuse_with_the_keys(make_client, langfuse):
         langfuse_host=langfuse.url,
     )
 
-    assert client.get("/stats").json()["tracing"] == "langfuse"
+    assert client.get("/stats", headers=ADMIN).json()["tracing"] == "langfuse"
     response = client.post("/v1/chat/completions", json=SENT)
     assert response.status_code == 200
     # litellm logs a call after answering it, off the request's path; its span then leaves
@@ -72,4 +73,4 @@ def test_an_unreachable_langfuse_never_fails_a_request(make_client):
         response = client.post("/v1/chat/completions", json=SENT)
         assert response.status_code == 200
         assert response.json()["model"] == "offline-template"
-    assert client.get("/stats").json()["tracing"] == "langfuse"
+    assert client.get("/stats", headers=ADMIN).json()["tracing"] == "langfuse"

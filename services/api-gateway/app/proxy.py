@@ -45,6 +45,7 @@ DROP_FROM_CLIENT = HOP_BY_HOP | {
     b"expect",
     b"x-user-id",
     b"x-username",
+    b"x-user-role",
     b"x-internal-token",
     b"x-request-id",
     b"x-real-ip",
@@ -114,6 +115,7 @@ def forward_headers(
         headers += [
             (b"x-user-id", identity.user_id.encode()),
             (b"x-username", identity.username.encode()),
+            (b"x-user-role", identity.role.encode()),
         ]
     return headers
 

@@ -6,6 +6,8 @@ import os
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("JWT_SECRET", "test-secret-0123456789abcdef0123456789")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The stack's rules name the real services; the tests route to their own (and set rules so).
+os.environ.pop("ACCESS_RULES", None)
 
 import uuid
 from collections.abc import Callable, Iterator

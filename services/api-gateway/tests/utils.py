@@ -77,6 +77,7 @@ def make_token(
     expires_in: int = 300,
     issuer: str = ISSUER,
     algorithm: str = "HS256",
+    role: object = None,  # None: no claim at all, as in tokens minted before roles
 ) -> str:
     now = int(time.time())
     claims = {
@@ -89,6 +90,8 @@ def make_token(
         "exp": now + expires_in,
         "iss": issuer,
     }
+    if role is not None:
+        claims["role"] = role
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 

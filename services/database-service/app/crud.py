@@ -6,10 +6,10 @@ import asyncpg
 
 from app.models import UserCreate, UserRecord, UserUpdate
 
-COLUMNS = "id, username, email, password_hash, is_active, created_at, updated_at"
+COLUMNS = "id, username, email, password_hash, is_active, role, created_at, updated_at"
 # Composed from constants only (S608 cannot tell); every value travels as a bind parameter.
 INSERT = (
-    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "  # noqa: S608
+    "INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4) "  # noqa: S608
     f"RETURNING {COLUMNS}"
 )
 SELECT_BY_ID = f"SELECT {COLUMNS} FROM users WHERE id = $1"  # noqa: S608
@@ -45,7 +45,7 @@ def _record(row: asyncpg.Record | None) -> UserRecord | None:
 async def create_user(conn: asyncpg.Connection, user: UserCreate) -> UserRecord:
     """Insert a user; raises Conflict when the username or email is taken."""
     try:
-        row = await conn.fetchrow(INSERT, user.username, user.email, user.password_hash)
+        row = await conn.fetchrow(INSERT, user.username, user.email, user.password_hash, user.role)
     except asyncpg.UniqueViolationError as exc:
         raise _conflict(exc) from exc
     return UserRecord.model_validate(dict(row))

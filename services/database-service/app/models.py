@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, model_validator
 
@@ -17,6 +17,9 @@ USERNAME_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
 EMAIL_PATTERN = r"^[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+$"
 # Hash formats (bcrypt, argon2, scrypt, pbkdf2) are printable ASCII without spaces.
 PASSWORD_HASH_PATTERN = r"^[\x21-\x7e]+$"  # noqa: S105 - a pattern, not a secret
+
+# The roles of migration 0002's CHECK constraint, least privileged first.
+Role = Literal["user", "admin"]
 
 Username = Annotated[
     str, StringConstraints(min_length=1, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
@@ -41,6 +44,7 @@ class UserCreate(UserBase):
     model_config = ConfigDict(extra="forbid")
 
     password_hash: PasswordHash
+    role: Role = "user"
 
 
 class UserUpdate(BaseModel):
@@ -51,11 +55,12 @@ class UserUpdate(BaseModel):
     email: Email | None = None
     password_hash: PasswordHash | None = None
     is_active: StrictBool | None = None
+    role: Role | None = None
 
     @model_validator(mode="after")
     def _some_field_and_no_nulls(self) -> "UserUpdate":
         if not self.model_fields_set:
-            raise ValueError("nothing to update: give email, password_hash or is_active")
+            raise ValueError("nothing to update: give email, password_hash, is_active or role")
         nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
         if nulls:
             raise ValueError(f"cannot be null: {', '.join(nulls)}")
@@ -72,5 +77,6 @@ class UserRecord(UserBase):
     id: uuid.UUID
     password_hash: str
     is_active: bool
+    role: Role
     created_at: datetime
     updated_at: datetime

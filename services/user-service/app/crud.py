@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 import httpx
 
+from app.core.security import Role
 from app.schemas import UserRecord
 from servicekit.http import ServiceClient
 
@@ -63,10 +64,10 @@ async def _get_one(db: ServiceClient, path: str) -> UserRecord | None:
 
 
 async def create_user(
-    db: ServiceClient, *, username: str, email: str, password_hash: str
+    db: ServiceClient, *, username: str, email: str, password_hash: str, role: Role = "user"
 ) -> UserRecord:
     """Store a new user; raise ConflictError when the username or email is taken."""
-    body = {"username": username, "email": email, "password_hash": password_hash}
+    body = {"username": username, "email": email, "password_hash": password_hash, "role": role}
     response = await _call(db, "POST", "/users", (200, 201, 409), json=body)
     if response.status_code == 409:
         raise ConflictError(_conflict_detail(response))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app import admin
 from app.api.routes import auth
 from app.core.backends import Backends
 from app.core.config import Settings, get_settings
@@ -43,6 +44,19 @@ async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _ensure_admin(backends: Backends, settings: Settings) -> asyncio.Task | None:
+    """Make the configured admin before serving; while database-service cannot say, keep
+    trying in the background (not fatal: /health reports it down meanwhile)."""
+    if not (settings.admin_username and settings.admin_password):
+        return None
+    try:
+        await admin.ensure_admin(backends.db, settings)
+    except DatabaseServiceError as exc:
+        log.warning("admin account not checked at start-up: %s", exc)
+        return asyncio.create_task(admin.keep_trying(backends.db, settings))
+    return None
+
+
 def build_app(settings: Settings) -> FastAPI:
     """Assemble the service around `settings` (tests build theirs with other values)."""
     backends = Backends(settings)
@@ -59,9 +73,12 @@ def build_app(settings: Settings) -> FastAPI:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             # Not fatal: /health reports it and requests answer 503 until Redis is back.
             log.warning("redis not reachable at start-up: %s", exc)
+        bootstrap = await _ensure_admin(backends, settings)
         try:
             yield
         finally:
+            if bootstrap is not None:
+                bootstrap.cancel()
             await backends.close()
 
     app = create_app(

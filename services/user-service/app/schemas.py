@@ -8,7 +8,7 @@ from typing import Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.core.security import BCRYPT_MAX_BYTES
+from app.core.security import BCRYPT_MAX_BYTES, Role
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,32}")
 PASSWORD_MIN_LENGTH = 10
@@ -87,6 +87,8 @@ class UserPublic(UserBase):
 
     id: uuid.UUID
     is_active: bool
+    # Required, so a profile cached by an older version (without it) is fetched again.
+    role: Role
     created_at: datetime
 
 

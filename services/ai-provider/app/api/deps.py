@@ -24,5 +24,10 @@ def caller(request: Request, body_user: str | None = None) -> str:
     return request.headers.get("x-user-id") or body_user or ANONYMOUS
 
 
+def is_admin(request: Request) -> bool:
+    """The gateway's X-User-Role (from the verified token; it overwrites any client copy)."""
+    return request.headers.get("x-user-role") == "admin"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]

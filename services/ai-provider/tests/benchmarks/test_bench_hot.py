@@ -35,11 +35,13 @@ def test_bench_cache_key_and_lookup(benchmark, loop):
     redis = Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
     cache = ResponseCache(redis, prefix, ttl=60, max_entries=10)
     params = ChatParams(messages=MESSAGES)
-    key = exact_key(["offline-template"], params)
+    key = exact_key(["offline-template"], params, scope="shared")
     loop.run_until_complete(cache.store(key, {"model": "offline-template"}, None, None))
 
     def lookup():
-        return loop.run_until_complete(cache.exact(exact_key(["offline-template"], params)))
+        return loop.run_until_complete(
+            cache.exact(exact_key(["offline-template"], params, scope="shared"))
+        )
 
     try:
         hit = benchmark(lookup)

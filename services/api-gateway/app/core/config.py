@@ -3,10 +3,10 @@
 import ipaddress
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from servicekit.settings import ServiceSettings
@@ -28,6 +28,33 @@ def _json(name: str, value: Any, expected: type, example: str) -> Any:
     if not isinstance(value, expected):
         raise ValueError(f"{name} must be a JSON {expected.__name__}, e.g. {example}")
     return value
+
+
+class AccessRule(BaseModel):
+    """One ACCESS_RULES rule (the catalog's `access:`, see toolkit/access.py): requests whose
+    method it lists (none: every method) and whose service path starts with `path`, segment
+    by segment (`*` is any one segment), need `role`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    methods: list[Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]] = []
+    path: str = Field(pattern=r"^/")
+    role: Literal["user", "admin"]
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return (
+            [m.upper() if isinstance(m, str) else m for m in value]
+            if isinstance(value, list)
+            else value
+        )
+
+    @field_validator("path")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        # Segments are compared one by one; empty ones (a trailing or doubled "/") mean nothing.
+        return "/" + "/".join(segment for segment in value.split("/") if segment)
 
 
 def _network(item: Any) -> IPNetwork:
@@ -72,6 +99,8 @@ class Settings(ServiceSettings):
     # Loopback by default, as uvicorn's own --forwarded-allow-ips (which rewrites the peer of a
     # loopback connection before the gateway sees it); in a container only its own processes.
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = LOOPBACK
+    # Public service -> its rules, first match wins; a route no rule matches needs `user`.
+    access_rules: Annotated[dict[str, list[AccessRule]], NoDecode] = {}
 
     @field_validator("upstreams", mode="before")
     @classmethod
@@ -82,6 +111,12 @@ class Settings(ServiceSettings):
     @classmethod
     def _parse_public(cls, value: Any) -> Any:
         return _json("PUBLIC_SERVICES", value, list, '["orders-service"]')
+
+    @field_validator("access_rules", mode="before")
+    @classmethod
+    def _parse_access(cls, value: Any) -> Any:
+        example = '{"orders": [{"methods": ["POST"], "path": "/refunds", "role": "admin"}]}'
+        return _json("ACCESS_RULES", value, dict, example)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -129,6 +164,10 @@ class Settings(ServiceSettings):
             )
         if len(set(self.public_services)) != len(self.public_services):
             raise ValueError("PUBLIC_SERVICES lists a service twice")
+        # A rule for a service the gateway does not route would protect nothing: a typo.
+        for name in self.access_rules:
+            if name not in self.public_services:
+                raise ValueError(f"ACCESS_RULES names {name}, which PUBLIC_SERVICES does not list")
         # Without a secret every token would be "valid" under an empty HMAC key.
         if not self.jwt_secret.strip():
             raise ValueError("JWT_SECRET is required: the gateway verifies every access token")

@@ -14,6 +14,9 @@ ALGORITHM = "HS256"
 ISSUER = "tiered-platform"
 REQUIRED_CLAIMS = ["sub", "sid", "type", "iat", "exp", "iss"]
 NO_CREDENTIALS = "missing bearer token"
+# Least privileged first; tokens minted before roles existed carry none and speak for a user.
+ROLES = ("user", "admin")
+DEFAULT_ROLE = "user"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Identity:
     user_id: str
     username: str
     session_id: str
+    role: str = DEFAULT_ROLE
 
 
 def session_key(session_id: str) -> str:
@@ -65,7 +69,10 @@ def decode_access_token(token: str, secret: str) -> Identity:
     sid, username = claims.get("sid"), claims.get("username", "")
     if not isinstance(sid, str) or not sid or not isinstance(username, str):
         raise unauthorized("invalid token: malformed sid or username claim")
-    return Identity(user_id=claims["sub"], username=username, session_id=sid)
+    role = claims.get("role", DEFAULT_ROLE)
+    if not isinstance(role, str) or role not in ROLES:
+        raise unauthorized("invalid token: unknown role")
+    return Identity(user_id=claims["sub"], username=username, session_id=sid, role=role)
 
 
 async def authenticate(authorization: str | None, secret: str, redis: Redis) -> Identity:

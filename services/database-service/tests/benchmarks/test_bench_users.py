@@ -26,6 +26,7 @@ def row() -> dict:
         "email": body["email"],
         "password_hash": body["password_hash"],
         "is_active": True,
+        "role": "user",
         "created_at": NOW,
         "updated_at": NOW,
     }

@@ -17,8 +17,8 @@ from tests.utils import pg_connect, run
 
 def test_the_shipped_migrations_load() -> None:
     loaded = migrations.load()
-    assert [m.version for m in loaded][:1] == [1]
-    assert loaded[0].name == "users"
+    assert [m.version for m in loaded][:2] == [1, 2]
+    assert [m.name for m in loaded][:2] == ["users", "user_roles"]
 
 
 def test_load_refuses_stray_names_and_duplicate_versions(tmp_path: Path) -> None:

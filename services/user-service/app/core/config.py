@@ -2,8 +2,9 @@
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from app.schemas import check_password_policy, normalize_username
 from servicekit.settings import ServiceSettings
 
 # HS256 keys shorter than the hash output (32 bytes) weaken the signature (RFC 7518, 3.2).
@@ -13,7 +14,7 @@ MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 
 
 class Settings(ServiceSettings):
-    """Backends, token lifetimes, password hashing cost and login rate limits."""
+    """Backends, token lifetimes, password hashing cost, login rate limits, the first admin."""
 
     service_name: str = "user-service"
     port: int = 8008
@@ -48,8 +49,24 @@ class Settings(ServiceSettings):
     register_max_per_client: int = Field(default=30, ge=1)
     register_window_seconds: int = Field(default=600, ge=1)
 
+    # The first admin, created at start when no account has this name (app/admin.py); `inv env`
+    # writes both to the env file. Never a default password: production refuses to start
+    # without a real one; elsewhere either left empty means no admin is made.
+    admin_username: str = ""
+    admin_password: str = ""
+    # Seconds between attempts to create the admin while database-service cannot be reached.
+    admin_retry_seconds: float = Field(default=5.0, gt=0)
+
     def secret_fields(self) -> tuple[str, ...]:
-        return (*super().secret_fields(), "jwt_secret")
+        return (*super().secret_fields(), "jwt_secret", "admin_password")
+
+    @field_validator("admin_username")
+    @classmethod
+    def _admin_username(cls, value: str) -> str:
+        try:
+            return normalize_username(value) if value else value
+        except ValueError as exc:
+            raise ValueError(f"ADMIN_USERNAME: {exc}") from None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> "Settings":
@@ -70,6 +87,14 @@ class Settings(ServiceSettings):
                 raise ValueError(
                     f"BCRYPT_ROUNDS must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} in production"
                 )
+            if not self.admin_username:
+                raise ValueError("ADMIN_USERNAME is required in production (`inv env` sets it)")
+        if self.admin_username and self.admin_password:
+            # The rules every account's password follows; the admin's matters most.
+            try:
+                check_password_policy(self.admin_password, self.admin_username)
+            except ValueError as exc:
+                raise ValueError(f"ADMIN_PASSWORD: {exc}") from None
         return self
 
 

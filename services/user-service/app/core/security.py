@@ -5,7 +5,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 import bcrypt
 import jwt
@@ -17,6 +17,11 @@ BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ("sub", "username", "sid", "jti", "type", "iat", "exp", "iss")
 
 TokenType = Literal["access", "refresh"]
+# What an account may do through the gateway, least privileged first (services/README.md).
+Role = Literal["user", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+# Access tokens minted before roles existed carry no `role` claim: they speak for a user.
+DEFAULT_ROLE = "user"
 _ARTICLE = {"access": "an", "refresh": "a"}
 
 
@@ -71,6 +76,7 @@ class TokenClaims:
     token_id: str
     type: TokenType
     expires_at: int
+    role: Role = DEFAULT_ROLE
 
 
 class TokenError(Exception):
@@ -86,8 +92,10 @@ def create_token(
     session_id: str,
     ttl: int,
     token_id: str | None = None,
+    role: Role | None = None,
 ) -> str:
-    """Sign a token of the platform contract (services/README.md, "Tokens")."""
+    """Sign a token of the platform contract (services/README.md, "Tokens"); access tokens
+    carry the account's `role`, which the gateway enforces."""
     now = int(time.time())
     claims = {
         "sub": user_id,
@@ -99,6 +107,8 @@ def create_token(
         "exp": now + ttl,
         "iss": ISSUER,
     }
+    if role is not None:
+        claims["role"] = role
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -122,6 +132,9 @@ def decode_token(token: str, *, secret: str, expected_type: TokenType) -> TokenC
     fields = ("sub", "username", "sid", "jti")
     if not all(isinstance(claims[name], str) and claims[name] for name in fields):
         raise TokenError("invalid token")
+    role = claims.get("role", DEFAULT_ROLE)
+    if role not in ROLES:
+        raise TokenError("invalid token")
     return TokenClaims(
         user_id=claims["sub"],
         username=claims["username"],
@@ -129,4 +142,5 @@ def decode_token(token: str, *, secret: str, expected_type: TokenType) -> TokenC
         token_id=claims["jti"],
         type=claims["type"],
         expires_at=int(claims["exp"]),
+        role=role,
     )

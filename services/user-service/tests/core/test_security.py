@@ -3,6 +3,7 @@
 import time
 
 import bcrypt
+import jwt
 import pytest
 
 from app.core.config import Settings
@@ -83,3 +84,44 @@ def test_token_round_trip() -> None:
 def test_token_refusals(token_args: dict, expected: str, message: str) -> None:
     with pytest.raises(TokenError, match=f"^{message}$"):
         decode_token(make(**token_args), secret=SECRET, expected_type=expected)
+
+
+def test_the_access_token_carries_the_role() -> None:
+    common = {"secret": SECRET, "user_id": "u1", "username": "alice", "session_id": "s1"}
+    token = create_token(kind="access", ttl=60, role="admin", **common)
+    assert decode_token(token, secret=SECRET, expected_type="access").role == "admin"
+
+
+def test_a_token_minted_before_roles_counts_as_user() -> None:
+    now = int(time.time())
+    claims = {
+        "sub": "u1",
+        "username": "alice",
+        "sid": "s1",
+        "jti": "j1",
+        "type": "access",
+        "iat": now,
+        "exp": now + 60,
+        "iss": "tiered-platform",
+    }
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    assert decode_token(token, secret=SECRET, expected_type="access").role == "user"
+
+
+@pytest.mark.parametrize("role", ["root", "", 7])
+def test_a_token_with_an_unknown_role_is_refused(role: object) -> None:
+    now = int(time.time())
+    claims = {
+        "sub": "u1",
+        "username": "alice",
+        "sid": "s1",
+        "jti": "j1",
+        "type": "access",
+        "role": role,
+        "iat": now,
+        "exp": now + 60,
+        "iss": "tiered-platform",
+    }
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match="invalid token"):
+        decode_token(token, secret=SECRET, expected_type="access")

@@ -4,6 +4,7 @@ its threshold, and deep-learning down (exact only)."""
 import time
 
 from tests.conftest import script_of
+from tests.utils import ADMIN
 
 
 def ask(client, content: str, **body):
@@ -30,7 +31,7 @@ def test_the_same_request_is_an_exact_hit(make_client, provider, fake_model):
     assert body["model"] == "cached"
     assert body["provider"]["cache"] == "exact"
     assert body["provider"]["cost_usd"] == 0.0
-    stats = client.get("/stats").json()
+    stats = client.get("/stats", headers=ADMIN).json()
     assert stats["cache"]["exact_hits"] == 1
     assert stats["cache"]["misses"] == 1
     assert stats["cache"]["hit_rate"] == 0.5
@@ -60,7 +61,7 @@ def test_cache_false_always_asks_the_model_and_is_not_counted(make_client, provi
 
     assert response.headers["X-Cache"] == "miss"
     assert len(script.calls) == 2
-    cache = client.get("/stats").json()["cache"]
+    cache = client.get("/stats", headers=ADMIN).json()["cache"]
     assert (cache["exact_hits"], cache["misses"], cache["hit_rate"]) == (0, 0, 0.0)
     # and nothing was stored either
     assert ask(client, "What is a pip?").headers["X-Cache"] == "miss"
@@ -105,7 +106,7 @@ def test_a_paraphrase_is_a_semantic_hit(make_client, provider, fake_model, deep_
     assert response.json()["provider"]["similarity"] >= 0.92
     assert response.json()["choices"][0]["message"]["content"] == "Paris."
     assert len(script.calls) == 1
-    stats = client.get("/stats").json()["cache"]
+    stats = client.get("/stats", headers=ADMIN).json()["cache"]
     assert stats["semantic_hits"] == 1
     assert stats["semantic_enabled"] is True
     # A different question is still a miss.
@@ -150,6 +151,6 @@ def test_deep_learning_down_leaves_the_exact_cache(make_client, provider, fake_m
     assert ask(client, "what is the capital of france").headers["X-Cache"] == "miss"
     assert ask(client, "What is the capital of France?").headers["X-Cache"] == "exact"
     assert len(script.calls) == 2
-    cache = client.get("/stats").json()["cache"]
+    cache = client.get("/stats", headers=ADMIN).json()["cache"]
     assert cache["semantic_enabled"] is False
     assert cache["semantic_hits"] == 0

@@ -5,6 +5,7 @@ import pytest
 
 from app.offline import MARKER
 from tests.conftest import script_of
+from tests.utils import ADMIN
 
 USER = {"role": "user", "content": "Say something short."}
 
@@ -42,7 +43,7 @@ def test_auto_routes_to_the_cheapest_model_and_accounts_its_tokens(
     assert sent["temperature"] == 0
     assert "user" not in sent  # the caller's identity stays here
 
-    stats = client.get("/stats").json()
+    stats = client.get("/stats", headers=ADMIN).json()
     assert stats["requests"] == 1
     assert stats["cost"]["by_model"]["cheap"] == {
         "requests": 1,
@@ -68,7 +69,7 @@ def test_the_ledger_adds_calls_per_model_and_per_user(make_client, provider, fak
     sent = {"model": "alpha", "messages": [{"role": "user", "content": "four"}]}
     assert client.post("/v1/chat/completions", json=sent).is_success
 
-    cost = client.get("/stats").json()["cost"]
+    cost = client.get("/stats", headers=ADMIN).json()["cost"]
     per_call = (100 * 1.0 + 50 * 2.0) / 1000
     assert cost["by_model"]["alpha"]["requests"] == 4
     assert cost["by_model"]["alpha"]["prompt_tokens"] == 400
@@ -114,7 +115,7 @@ def test_a_500_is_retried_and_then_the_next_model_answers(make_client, provider,
     attempts = body["provider"]["attempts"]
     assert [a["model"] for a in attempts] == ["broken", "broken"]
     assert all("500" in a["error"] for a in attempts)
-    stats = client.get("/stats").json()
+    stats = client.get("/stats", headers=ADMIN).json()
     assert stats["fallbacks"] == 1
     assert stats["failures"] == {"broken": 2}
     assert "broken" not in stats["cost"]["by_model"]
@@ -130,7 +131,7 @@ def test_a_retry_that_succeeds_keeps_the_first_model(make_client, provider, fake
     assert body["model"] == "flaky"
     assert len(flaky_script.calls) == 2
     assert [a["model"] for a in body["provider"]["attempts"]] == ["flaky"]
-    assert client.get("/stats").json()["fallbacks"] == 0
+    assert client.get("/stats", headers=ADMIN).json()["fallbacks"] == 0
 
 
 def test_a_client_error_is_not_retried(make_client, provider, fake_model):
@@ -210,7 +211,7 @@ def test_auto_without_fallback_is_a_502_when_its_choice_fails(make_client, provi
     body = response.json()
     assert "only (openai)" in body["detail"]
     assert [f["model"] for f in body["failures"]] == ["only"]
-    assert client.get("/stats").json()["failures"] == {"only": 2}
+    assert client.get("/stats", headers=ADMIN).json()["failures"] == {"only": 2}
 
 
 def test_an_unreachable_provider_fails_over(make_client, fake_model):
@@ -330,4 +331,4 @@ def test_a_prompt_over_max_prompt_chars_is_413(make_client):
 
     assert response.status_code == 413
     assert "120 characters" in response.json()["detail"]
-    assert client.get("/stats").json()["requests"] == 0
+    assert client.get("/stats", headers=ADMIN).json()["requests"] == 0

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.fakes import DIMENSION, bag_of_words
+from tests.utils import ADMIN
 
 
 def test_the_default_model_is_deep_learnings(make_client, deep_learning):
@@ -57,7 +58,7 @@ def test_a_hosted_embedding_model_goes_through_litellm(make_client, fake_model):
     assert body["model"] == "fake-embed"
     assert body["data"][1]["embedding"] == pytest.approx(bag_of_words("b")[:8])
     assert body["usage"]["prompt_tokens"] == 10  # the provider's count
-    ledger = client.get("/stats").json()["cost"]
+    ledger = client.get("/stats", headers=ADMIN).json()["cost"]
     assert ledger["by_model"]["fake-embed"]["cost_usd"] == pytest.approx(10 * 0.02 / 1000)
     assert ledger["by_user"]["u-emb"]["requests"] == 1
 

@@ -4,12 +4,14 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import build_app
+from tests.utils import ADMIN
 
 
 def test_stats_start_empty(make_client):
-    stats = make_client().get("/stats").json()
+    stats = make_client().get("/stats", headers=ADMIN).json()
 
     assert stats == {
+        "scope": "all",
         "cache": {
             "exact_hits": 0,
             "semantic_hits": 0,
@@ -35,7 +37,7 @@ def test_two_workers_share_the_cache_and_counters(make_client):
         assert first.post("/v1/chat/completions", json=sent).headers["X-Cache"] == "miss"
         assert second.post("/v1/chat/completions", json=sent).headers["X-Cache"] == "exact"
         for client in (first, second):
-            stats = client.get("/stats").json()
+            stats = client.get("/stats", headers=ADMIN).json()
             assert stats["requests"] == 2
             assert stats["cache"]["hit_rate"] == 0.5
             assert stats["cost"]["by_model"]["offline-template"]["requests"] == 1

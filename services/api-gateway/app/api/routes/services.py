@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
 
+from app.access import require_role
 from app.api.deps import ClientAddress, ClientsDep, CurrentIdentity, enforce_rate_limit
 from app.proxy import METHODS, BadPath, forward, forward_headers, upstream_url
 
@@ -36,8 +37,9 @@ async def api(
     clients: ClientsDep,
     client: ClientAddress,
 ) -> Response:
-    """Forward /api/<service>/x -> <service> /x."""
+    """Forward /api/<service>/x -> <service> /x, if the caller's role may call it."""
     settings = clients.settings
+    require_role(settings, service, request.method, request.scope["path"], identity)
     base = settings.upstreams[service]
     try:
         url = upstream_url(base, request, 2)

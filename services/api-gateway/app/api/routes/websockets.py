@@ -2,7 +2,8 @@
 
 Browsers cannot set headers on a WebSocket, so the access token may also come as the `token`
 query parameter; it is never forwarded. Refusals happen before the handshake is accepted, as
-the HTTP answer the same request would get (401, 404, 429, 503), where the server can send one.
+the HTTP answer the same request would get (401, 403, 404, 429, 503), where the server can send
+one.
 """
 
 import uuid
@@ -11,6 +12,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, HTTPException, WebSocket, status
 from fastapi.responses import JSONResponse
 
+from app.access import require_role
 from app.api.deps import enforce_rate_limit, get_client_address
 from app.api.routes.services import public_service
 from app.core.clients import Clients
@@ -57,6 +59,8 @@ async def _admit(
     public_service(service, clients)
     settings = clients.settings
     identity = await authenticate(_credentials(websocket), settings.jwt_secret, clients.redis)
+    # The handshake is a GET: that is the method the rules see.
+    require_role(settings, service, "GET", websocket.scope["path"], identity)
     query = query_without_token(websocket.scope.get("query_string", b""))
     try:
         url = upstream_url(settings.upstreams[service], websocket, 2, query=query)

@@ -55,7 +55,7 @@ async def read_user(user_id: uuid.UUID, db: DbDep) -> UserRecord:
 
 @router.patch("/{user_id}", responses={409: {"description": "email taken"}})
 async def update_user(user_id: uuid.UUID, update: UserUpdate, db: DbDep) -> UserRecord:
-    """Change email, password_hash and/or is_active; at least one is required."""
+    """Change email, password_hash, is_active and/or role; at least one is required."""
     try:
         return _found(await crud.update_user(db, user_id, update))
     except crud.Conflict as exc:

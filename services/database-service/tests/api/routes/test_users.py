@@ -4,9 +4,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import asyncpg
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.utils import new_user
+from app.core.config import Settings
+from tests.utils import new_user, pg_connect, run
 
 RECORD_FIELDS = {
     "id",
@@ -14,6 +17,7 @@ RECORD_FIELDS = {
     "email",
     "password_hash",
     "is_active",
+    "role",
     "created_at",
     "updated_at",
 }
@@ -34,6 +38,7 @@ def test_create_returns_the_stored_record(client: TestClient, auth: dict[str, st
     assert uuid.UUID(record["id"])
     assert {k: record[k] for k in body} == body
     assert record["is_active"] is True
+    assert record["role"] == "user"  # every account starts as an ordinary user
     assert record["created_at"] == record["updated_at"]
     assert datetime.fromisoformat(record["created_at"]).tzinfo is not None
 
@@ -183,3 +188,45 @@ def test_concurrent_creates_of_one_username_store_exactly_one(
     assert statuses == [201] + [409] * 7
     stored = client.get(f"/users/by-username/{username}", headers=auth).json()
     assert stored["email"] in {b["email"] for b in bodies}
+
+
+def test_a_user_may_be_created_as_admin_and_roles_change(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    admin = create(client, auth, role="admin")
+    assert admin["role"] == "admin"
+    assert client.get(f"/users/{admin['id']}", headers=auth).json()["role"] == "admin"
+    demoted = client.patch(f"/users/{admin['id']}", json={"role": "user"}, headers=auth)
+    assert demoted.status_code == 200, demoted.text
+    assert demoted.json()["role"] == "user"
+    assert demoted.json()["email"] == admin["email"]
+
+
+def test_unknown_roles_are_refused(client: TestClient, auth: dict[str, str]) -> None:
+    response = client.post("/users", json=new_user(role="root"), headers=auth)
+    assert response.status_code == 422, response.text
+    record = create(client, auth)
+    for body in ({"role": "root"}, {"role": None}, {"role": "Admin"}):
+        response = client.patch(f"/users/{record['id']}", json=body, headers=auth)
+        assert response.status_code == 422, (body, response.text)
+    assert client.get(f"/users/{record['id']}", headers=auth).json()["role"] == "user"
+
+
+def test_the_database_itself_refuses_an_unknown_role(settings: Settings) -> None:
+    # The CHECK constraint holds even for a writer that skips this API's validation.
+    async def insert() -> None:
+        conn = await pg_connect(settings)
+        try:
+            body = new_user()
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(
+                    "INSERT INTO users (username, email, password_hash, role) "
+                    "VALUES ($1, $2, $3, 'root')",
+                    body["username"],
+                    body["email"],
+                    body["password_hash"],
+                )
+        finally:
+            await conn.close()
+
+    run(insert)

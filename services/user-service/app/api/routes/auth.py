@@ -18,6 +18,7 @@ from app.api.deps import (
 )
 from app.core.config import Settings
 from app.core.security import (
+    Role,
     TokenError,
     create_token,
     decode_token,
@@ -65,14 +66,14 @@ def _too_many(detail: str, retry_after: int) -> HTTPException:
     )
 
 
-def _issue(settings: Settings, session: Session) -> TokenPair:
+def _issue(settings: Settings, session: Session, role: Role) -> TokenPair:
     common = {
         "secret": settings.jwt_secret,
         "user_id": session.user_id,
         "username": session.username,
         "session_id": session.id,
     }
-    access = create_token(kind="access", ttl=settings.access_token_ttl, **common)
+    access = create_token(kind="access", ttl=settings.access_token_ttl, role=role, **common)
     refresh = create_token(
         kind="refresh",
         ttl=settings.refresh_token_ttl,
@@ -183,7 +184,7 @@ async def login(
     session = await backends.sessions.create(user_id=str(user.id), username=user.username)
     log.info("logged in", extra={"fields": {"user_id": session.user_id, "sid": session.id}})
     _no_store(response)
-    return _issue(settings, session)
+    return _issue(settings, session, user.role)
 
 
 @router.post("/refresh", response_model=TokenPair)
@@ -227,7 +228,9 @@ async def refresh(
         log.warning("refresh token reused", extra={"fields": {"sid": session.id}})
         raise unauthorized("refresh token already used: session revoked")
     _no_store(response)
-    return _issue(settings, replace(session, refresh_jti=new_jti, username=user.username))
+    # The role as stored now: a promotion or demotion reaches the next access token.
+    session = replace(session, refresh_jti=new_jti, username=user.username)
+    return _issue(settings, session, user.role)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -26,7 +26,7 @@ def test_register_normalizes_and_hides_the_hash(client: TestClient) -> None:
     assert user["username"] == credentials["username"]
     assert user["email"] == credentials["email"]
     assert user["is_active"] is True
-    assert set(user) == {"id", "username", "email", "is_active", "created_at"}
+    assert set(user) == {"id", "username", "email", "is_active", "role", "created_at"}
     assert credentials["password"] not in response.text
 
 

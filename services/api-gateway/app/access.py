@@ -1,0 +1,47 @@
+"""Roles on public routes: which role a request needs (ACCESS_RULES), refused with 403 before
+any upstream is called when the caller's token does not carry it."""
+
+from fastapi import HTTPException, status
+
+from app.core.config import AccessRule, Settings
+from app.core.security import DEFAULT_ROLE, ROLES, Identity
+
+# Longest path a refusal repeats (it is the client's own input).
+MAX_DETAIL_PATH = 200
+
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
+def needed_role(rules: list[AccessRule], method: str, path: str) -> str:
+    """The role of the first rule matching `method` and the service-relative `path`."""
+    segments = _segments(path)
+    # Starlette answers HEAD on every GET route: the same rules apply.
+    alias = "GET" if method == "HEAD" else method
+    for rule in rules:
+        if rule.methods and method not in rule.methods and alias not in rule.methods:
+            continue
+        prefix = _segments(rule.path)
+        if len(prefix) > len(segments):
+            continue
+        if all(p in ("*", s) for p, s in zip(prefix, segments[: len(prefix)], strict=True)):
+            return rule.role
+    return DEFAULT_ROLE
+
+
+def service_path(path: str) -> str:
+    """/api/<service>/x/y -> /x/y: decoded, as the upstream's router will read it."""
+    return "/" + "/".join(path.split("/")[3:])
+
+
+def require_role(settings: Settings, service: str, method: str, path: str, who: Identity) -> None:
+    """403 naming the role needed when `who` lacks it; `path` is the request's decoded one."""
+    relative = service_path(path)
+    needed = needed_role(settings.access_rules.get(service, []), method, relative)
+    if ROLES.index(who.role) < ROLES.index(needed):
+        shown = relative if len(relative) <= MAX_DETAIL_PATH else relative[:MAX_DETAIL_PATH] + "..."
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"{method} {shown} on {service} needs the {needed} role",
+        )
