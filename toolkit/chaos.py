@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import httpx
 from python_on_whales.exceptions import DockerException
 
-from toolkit import bench_stream, loadgen, stack
+from toolkit import bench_stream, loadgen, report, stack
 from toolkit.catalog import ROOT
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
@@ -524,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
     path.with_suffix(".md").write_text(render_table(outcomes))
+    report.chaos_chart(document["faults"], path.with_suffix(".png"))
     console.print(
         table(
             "chaos",
@@ -543,7 +544,10 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    console.print(f"results: {path.relative_to(ROOT)} and {path.with_suffix('.md').name}")
+    console.print(
+        f"results: {path.relative_to(ROOT)}, {path.with_suffix('.md').name} (table) and "
+        f"{path.with_suffix('.png').name} (chart)"
+    )
     bad = [o for o in outcomes if not o.ok]
     for o in bad:
         console.print(

@@ -488,3 +488,37 @@ def compare(current: dict, previous: dict, tolerance: float = TOLERANCE) -> list
                 f"tolerance {tolerance:.0%})"
             )
     return regressions
+
+
+def chaos_chart(faults: list[dict], path: Path) -> Path:
+    """Per fault: acknowledged beside stored (lost and duplicated must be 0), and the seconds
+    until the killed component was healthy again."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f["fault"].replace("SIGKILL ", "").replace(", ", ",\n") for f in faults]
+    positions = range(len(faults))
+    figure, axes = plt.subplots(1, 2, figsize=(max(10, 1.6 * len(faults) + 4), 5))
+    width = 0.4
+    shares = [
+        (f["stored"] - f["duplicated"]) / f["acknowledged"] if f["acknowledged"] else 0
+        for f in faults
+    ]
+    axes[0].bar(positions, [1.0] * len(faults), width, label="acknowledged", color="#999999")
+    axes[0].bar([p + width for p in positions], shares, width, label="stored once", color="#2b8a3e")
+    axes[0].set_title("Acknowledged items stored exactly once (share)")
+    axes[0].set_ylim(0, 1.1)
+    axes[0].legend(loc="lower right")
+    seconds = [f["recovery_s"] or 0 for f in faults]
+    axes[1].bar(positions, seconds, 0.6, color="#1c7ed6")
+    axes[1].set_title("Seconds from SIGKILL to healthy again")
+    for axis in axes:
+        axis.set_xticks([p + width / 2 for p in positions] if axis is axes[0] else positions)
+        axis.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
