@@ -204,15 +204,25 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
             section["ingest"] = await ingest(c, headers, limit, within=300)
             note["note"] = f"{section['ingest']['ticks_per_s']} ticks/s"
         # Durability's cost, as a ratio in this run: the same replay into a data-bridge
-        # recreated with the journal off, then into one recreated with it on (each fresh
-        # process warmed by a one-bar replay first, so neither pays for the other's warm-up).
-        for key, durable in (("ingest_volatile", False), ("ingest_durable", True)):
+        # recreated with the journal off and on, in the order off, on, on, off (each fresh
+        # process warmed by a one-bar replay first), so a drift of the machine during the run
+        # weighs on both alike; each figure is the mean of its two rounds.
+        rounds: dict[bool, list[dict]] = {False: [], True: []}
+        for durable in (False, True, True, False):
             label = "on" if durable else "off"
             with step(f"ingest with the intake journal {label} (data-bridge recreated)") as note:
                 await asyncio.to_thread(_recreate_bridge, catalog, durable=durable)
                 await ingest(c, headers, 1, within=60)
-                section[key] = await ingest(c, headers, limit, within=300)
-                note["note"] = f"{section[key]['ticks_per_s']} ticks/s"
+                rounds[durable].append(await ingest(c, headers, limit, within=300))
+                note["note"] = f"{rounds[durable][-1]['ticks_per_s']} ticks/s"
+        for key, durable in (("ingest_volatile", False), ("ingest_durable", True)):
+            runs = rounds[durable]
+            section[key] = {
+                **runs[0],
+                "ticks_per_s": round(sum(r["ticks_per_s"] for r in runs) / len(runs), 1),
+                "seconds": round(sum(r["seconds"] for r in runs) / len(runs), 3),
+                "rounds": [r["ticks_per_s"] for r in runs],
+            }
         section["durability_cost"] = round(
             1
             - section["ingest_durable"]["ticks_per_s"] / section["ingest_volatile"]["ticks_per_s"],
@@ -273,8 +283,8 @@ def _show(section: dict) -> None:
                 )
                 for label, row in (
                     ("on (the stack as it ran)", section.get("ingest") or {}),
-                    ("off (fresh process)", section.get("ingest_volatile") or {}),
-                    ("on (fresh process)", section.get("ingest_durable") or {}),
+                    ("off (fresh processes, mean of 2)", section.get("ingest_volatile") or {}),
+                    ("on (fresh processes, mean of 2)", section.get("ingest_durable") or {}),
                 )
                 if row
             ],
@@ -283,7 +293,7 @@ def _show(section: dict) -> None:
     if "durability_cost" in section:
         console.print(
             f"the journal costs {section['durability_cost']:.0%} of ingest throughput "
-            "(fresh processes, same run; negative: within this machine's noise)"
+            "(fresh processes, off/on/on/off in one run; negative: within this machine's noise)"
         )
     rows = [
         (

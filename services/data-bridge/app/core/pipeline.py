@@ -75,7 +75,9 @@ class Pipeline:
         self.settings = settings
         self.run_id = uuid.uuid4().hex[:16]
         self.registry = SymbolRegistry(
-            [*SERIES_FILES, *settings.declared_symbols()], settings.max_symbols
+            [*SERIES_FILES, *settings.declared_symbols()],
+            settings.max_symbols,
+            Path(settings.spool_dir) / "registry" / "symbols.json",
         )
         self.validator = TickValidator(
             self.registry, settings.out_of_order_tolerance_ms, settings.max_future_ms

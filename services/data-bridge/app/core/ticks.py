@@ -23,12 +23,19 @@ declares (POST /feeds `symbols`) and KNOWN_SYMBOLS. An unknown symbol is refused
 learnt on the fly so that a typo or a hostile feed cannot grow per-symbol state without bound.
 """
 
+import contextlib
+import json
+import logging
 import math
+import os
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple
+
+log = logging.getLogger("data-bridge.ticks")
 
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9._-]{1,16}")
 MIN_TS_MS = 0
@@ -70,21 +77,48 @@ class SymbolLimitError(ValueError):
 
 
 class SymbolRegistry:
-    """The set of symbols ticks may carry; it only grows, up to `limit` names."""
+    """The set of symbols ticks may carry; it only grows, up to `limit` names.
 
-    def __init__(self, initial: list[str], limit: int) -> None:
+    With a `path`, the symbols declared at run time (by replays and feeds) are kept there, so
+    a restart does not turn a client's declared symbol into `unknown_symbol`: written to a
+    temporary file, fsync'd and renamed over the old one before `declare` returns."""
+
+    def __init__(self, initial: list[str], limit: int, path: Path | None = None) -> None:
         self.limit = limit
+        self.path = path
         self._names: set[str] = set()
-        self.declare(initial)
+        self._declared: set[str] = set()
+        self.declare(initial, keep=False)
+        if path is not None and path.is_file():
+            try:
+                kept = json.loads(path.read_text())
+            except (OSError, ValueError):
+                log.error("symbols file %s is unreadable: starting without it", path)
+                kept = []
+            with contextlib.suppress(ValueError):  # a bad name or past the limit: the rest
+                self.declare([k for k in kept if isinstance(k, str)], keep=False)
+                self._declared |= {normalize_symbol(k) for k in kept if isinstance(k, str)}
 
-    def declare(self, names: list[str]) -> list[str]:
+    def declare(self, names: list[str], keep: bool = True) -> list[str]:
         """Add `names` (normalized); ValueError on a bad name, SymbolLimitError past the limit."""
         normalized = [normalize_symbol(name) for name in names]
         new = set(normalized) - self._names
         if len(self._names) + len(new) > self.limit:
             raise SymbolLimitError(f"at most {self.limit} symbols may be known")
         self._names |= new
+        if keep and new and self.path is not None:
+            self._declared |= new
+            self._save()
         return normalized
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(temp, "w") as handle:
+            json.dump(sorted(self._declared), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, self.path)
 
     def __contains__(self, name: str) -> bool:
         return name in self._names

@@ -128,3 +128,21 @@ def test_replayed_ticks_keep_their_own_time() -> None:
     assert validator.admit(Tick("GOOG", NOW_MS + 3_600_000, 1.0, 0.0)) is None
     assert validator.admit(Tick("GOOG", 1_000, 1.0, 0.0)) == "out_of_order"
     assert validator.watermarks == {"GOOG": NOW_MS + 3_600_000}
+
+
+def test_declared_symbols_survive_a_restart(tmp_path):
+    # A symbol a replay or feed declared is known after data-bridge restarts; before, a
+    # restart turned every later tick of it into unknown_symbol.
+    path = tmp_path / "symbols.json"
+    first = SymbolRegistry(["GOOG"], limit=10, path=path)
+    first.declare(["abc1"])
+    again = SymbolRegistry(["GOOG"], limit=10, path=path)
+    assert "ABC1" in again and "GOOG" in again
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_unreadable_symbols_file_is_not_fatal(tmp_path):
+    path = tmp_path / "symbols.json"
+    path.write_text("{not json")
+    registry = SymbolRegistry(["GOOG"], limit=10, path=path)
+    assert "GOOG" in registry and len(registry) == 1
