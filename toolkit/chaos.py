@@ -223,18 +223,24 @@ async def _session(client: httpx.AsyncClient) -> dict:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+async def kill_and_recover(service: str) -> tuple[float | None, int]:
+    """SIGKILL `service` now and wait for it: (seconds until healthy again, restarts)."""
+    _, _, before = await asyncio.to_thread(_state, service)
+    killed = await asyncio.to_thread(sigkill, service)
+    recovery = await healthy_again(service, before, killed)
+    _, _, after = await asyncio.to_thread(_state, service)
+    return recovery, after - before
+
+
 async def _kill_during(
     load: Awaitable[None], service: str, after: float
 ) -> tuple[float | None, int]:
     """Run `load`, SIGKILL `service` `after` seconds into it; (recovery seconds, restarts)."""
     task = asyncio.ensure_future(load)
     await asyncio.sleep(after)
-    _, _, before = await asyncio.to_thread(_state, service)
-    killed = await asyncio.to_thread(sigkill, service)
-    recovery = await healthy_again(service, before, killed)
+    recovery, restarts = await kill_and_recover(service)
     await task
-    _, _, after_restarts = await asyncio.to_thread(_state, service)
-    return recovery, after_restarts - before
+    return recovery, restarts
 
 
 # -- the faults ------------------------------------------------------------------------------
@@ -271,12 +277,9 @@ async def bridge_killed_with_storage_away(client, headers, quick: bool) -> Outco
     try:
         load = TickLoad(client, headers, symbol, requests=5, ticks_per_request=1000, pause=0)
         await load.run()
-        _, _, before = await asyncio.to_thread(_state, "data-bridge")
-        killed = await asyncio.to_thread(sigkill, "data-bridge")
-        recovery = await healthy_again("data-bridge", before, killed)
+        recovery, restarts = await kill_and_recover("data-bridge")
     finally:
         await asyncio.to_thread(compose.compose.start, ["database-service"])
-    _, _, after = await asyncio.to_thread(_state, "data-bridge")
     await _settle(load.stored, sum(load.accepted.values()))
     acknowledged, lost, duplicated = await asyncio.to_thread(load.count)
     return Outcome(
@@ -288,7 +291,7 @@ async def bridge_killed_with_storage_away(client, headers, quick: bool) -> Outco
         duplicated,
         load.failed,
         recovery,
-        after - before,
+        restarts,
         "database-service stopped; 5 x 1,000 ticks acknowledged; then both back",
     )
 
@@ -298,11 +301,8 @@ async def replay_under_clickhouse_kill(client, headers, quick: bool) -> Outcome:
     symbol = bench_stream.new_symbol("CR")
     body = {"series": bench_stream.SERIES, "symbol": symbol, "speed": 0}
     replay = await bench_stream.start_replay(client, headers, **body)
-    _, _, before = await asyncio.to_thread(_state, "clickhouse")
-    killed = await asyncio.to_thread(sigkill, "clickhouse")
-    recovery = await healthy_again("clickhouse", before, killed)
+    recovery, restarts = await kill_and_recover("clickhouse")
     state = await bench_stream.replay_finished(client, headers, replay["replay_id"], 120)
-    _, _, after = await asyncio.to_thread(_state, "clickhouse")
     source = state["source"]
     count = f"SELECT count() FROM ticks WHERE source = '{source}'"  # noqa: S608
     unique = f"SELECT uniqExact(symbol, ts_ms) FROM ticks WHERE source = '{source}'"  # noqa: S608
@@ -317,7 +317,7 @@ async def replay_under_clickhouse_kill(client, headers, quick: bool) -> Outcome:
         stored - distinct,
         0,
         recovery,
-        after - before,
+        restarts,
         f"{bench_stream.SERIES} replayed at full speed",
     )
 
@@ -390,10 +390,7 @@ async def sessions_under_redis_kill(client, headers, quick: bool) -> Outcome:
     for user in users:
         tokens.append(await loadgen.register_and_login(client, loadgen.RateBudget(60), user))
     await asyncio.sleep(1.5)
-    _, _, before = await asyncio.to_thread(_state, "redis")
-    killed = await asyncio.to_thread(sigkill, "redis")
-    recovery = await healthy_again("redis", before, killed)
-    _, _, after = await asyncio.to_thread(_state, "redis")
+    recovery, restarts = await kill_and_recover("redis")
     valid, failed = 0, 0
     for pair in tokens:
         for _ in range(20):  # the gateway and user-service reconnect to Redis on their own
@@ -414,7 +411,7 @@ async def sessions_under_redis_kill(client, headers, quick: bool) -> Outcome:
         0,
         failed,
         recovery,
-        after - before,
+        restarts,
         "sessions 1.5 s old (Redis fsyncs its log every second); each checked by /auth/me",
     )
 
@@ -444,10 +441,7 @@ async def model_under_ml_kill(client, headers, quick: bool) -> Outcome:
             await asyncio.sleep(1)
     if job is None:
         raise ToolkitError("no model could be trained for the ml-processing fault", "its logs")
-    _, _, before = await asyncio.to_thread(_state, "ml-processing")
-    killed = await asyncio.to_thread(sigkill, "ml-processing")
-    recovery = await healthy_again("ml-processing", before, killed)
-    _, _, after = await asyncio.to_thread(_state, "ml-processing")
+    recovery, restarts = await kill_and_recover("ml-processing")
     active = (await client.get(f"{ml}/models/active", headers=headers)).json()
     listed = (await client.get(f"{ml}/models", headers=headers)).text
     kept = int(active.get("active") == job["version"] and str(job["version"]) in listed)
@@ -460,7 +454,7 @@ async def model_under_ml_kill(client, headers, quick: bool) -> Outcome:
         0,
         0,
         recovery,
-        after - before,
+        restarts,
         f"model {job['version']} trained and promoted, then the kill",
     )
 

@@ -3,37 +3,16 @@
 `python -m tests.crashing BASE STEPS`: see main().
 """
 
-import os
 import pickle
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-WATCHED = ("fsync", "replace", "rename")
+from servicekit.crashtest import kill_at_each_step, wrappers
+
 ROOT = Path(__file__).resolve().parents[1]  # /app: where `python -m tests.crashing` runs
 SOURCE = {"symbol": "EURUSD", "interval": "1h", "candles": 600}
 
-Hook = Callable[[str, list[str]], None]
-
-
-def _path(target) -> str:
-    if isinstance(target, int):  # fsync(fd): the file or directory it was opened on
-        return os.readlink(f"/proc/self/fd/{target}")
-    return os.path.abspath(target)
-
-
-def wrappers(hook: Hook) -> dict[str, Callable]:
-    """os.fsync, os.replace and os.rename calling `hook(operation, paths)` before each call."""
-
-    def wrap(name: str, real: Callable) -> Callable:
-        def watched(*args, **kwargs):
-            hook(name, [_path(a) for a in args[:2]])
-            return real(*args, **kwargs)
-
-        return watched
-
-    return {name: wrap(name, getattr(os, name)) for name in WATCHED}
+__all__ = ["ROOT", "SOURCE", "main", "wrappers"]
 
 
 def main(base: str, steps: int) -> None:
@@ -46,29 +25,14 @@ def main(base: str, steps: int) -> None:
 
     with open(Path(base) / "trained.pkl", "rb") as source:
         trained = pickle.load(source)  # noqa: S301 - written by the test that runs us
-    for step in range(1, steps + 1):
-        pid = os.fork()  # one process per kill, without importing torch again
-        if pid == 0:
-            store = CheckpointStore(Path(base) / f"kill-at-{step}", torch.device("cpu"), 2)
-            _child(store, trained, step)
-        _, status = os.waitpid(pid, 0)
-        print(step, "exit", os.waitstatus_to_exitcode(status), flush=True)
 
+    def child(step: int, arm) -> None:
+        store = CheckpointStore(Path(base) / f"kill-at-{step}", torch.device("cpu"), 2)
+        store.scan()
+        arm()  # the steps counted are the save's
+        print(step, "saved", store.save(trained, SOURCE)["version"], flush=True)
 
-def _child(store, trained, step: int) -> None:
-    store.scan()
-    calls = 0
-
-    def kill(operation: str, paths: list[str]) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == step:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    for name, function in wrappers(kill).items():
-        setattr(os, name, function)
-    print(step, "saved", store.save(trained, SOURCE)["version"], flush=True)
-    os._exit(0)
+    kill_at_each_step(steps, child)
 
 
 if __name__ == "__main__":
