@@ -135,6 +135,26 @@ class TickLoad:
         duplicated = sum(total - unique for total, unique in rows.values())
         return acknowledged, lost, duplicated
 
+    async def outcome(
+        self, fault: str, target: str, recovery: float | None, restarts: int, detail: str
+    ) -> Outcome:
+        """Once storage has settled, what ClickHouse holds of what this load was told."""
+        await _settle(self.stored, sum(self.accepted.values()))
+        acknowledged, lost, duplicated = await asyncio.to_thread(self.count)
+        stored = await asyncio.to_thread(self.stored)
+        return Outcome(
+            fault,
+            target,
+            acknowledged,
+            stored,
+            lost,
+            duplicated,
+            self.failed,
+            recovery,
+            restarts,
+            detail,
+        )
+
     def stored(self) -> int:
         query = (
             f"SELECT count() FROM ticks WHERE symbol = '{self.symbol}' "  # noqa: S608
@@ -252,20 +272,8 @@ async def ticks_under_kill(client, headers, target: str, quick: bool) -> Outcome
     await declare(client, headers, symbol)
     load = TickLoad(client, headers, symbol, requests=30 if quick else 120, ticks_per_request=500)
     recovery, restarts = await _kill_during(load.run(), target, after=1.0)
-    await _settle(load.stored, sum(load.accepted.values()))
-    acknowledged, lost, duplicated = await asyncio.to_thread(load.count)
-    return Outcome(
-        f"SIGKILL {target} mid-stream",
-        target,
-        acknowledged,
-        await asyncio.to_thread(load.stored),
-        lost,
-        duplicated,
-        load.failed,
-        recovery,
-        restarts,
-        f"{load.requests} requests of {load.ticks_per_request} ticks; {load.refused} refused",
-    )
+    detail = f"{load.requests} requests of {load.ticks_per_request} ticks; {load.refused} refused"
+    return await load.outcome(f"SIGKILL {target} mid-stream", target, recovery, restarts, detail)
 
 
 async def bridge_killed_with_storage_away(client, headers, quick: bool) -> Outcome:
@@ -280,19 +288,9 @@ async def bridge_killed_with_storage_away(client, headers, quick: bool) -> Outco
         recovery, restarts = await kill_and_recover("data-bridge")
     finally:
         await asyncio.to_thread(compose.compose.start, ["database-service"])
-    await _settle(load.stored, sum(load.accepted.values()))
-    acknowledged, lost, duplicated = await asyncio.to_thread(load.count)
-    return Outcome(
-        "SIGKILL data-bridge, storage away",
-        "data-bridge",
-        acknowledged,
-        await asyncio.to_thread(load.stored),
-        lost,
-        duplicated,
-        load.failed,
-        recovery,
-        restarts,
-        "database-service stopped; 5 x 1,000 ticks acknowledged; then both back",
+    detail = "database-service stopped; 5 x 1,000 ticks acknowledged; then both back"
+    return await load.outcome(
+        "SIGKILL data-bridge, storage away", "data-bridge", recovery, restarts, detail
     )
 
 

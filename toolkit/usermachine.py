@@ -40,7 +40,8 @@ def _gather(index: indexes.Index, into: Path, log: Callable[[str], None]) -> lis
     """Move the index's locked wheels out of the wheelhouse into the stand-in's folder (taking
     them from a mirror when the wheelhouse lacks them); returns the wheelhouse paths emptied."""
     moved = []
-    for name in _locked_files(index):
+    names = _locked_files(index)
+    for name in names:
         parse_wheel_filename(name)  # a lock entry that is no wheel is a broken lock
         in_house = wheels.WHEELHOUSE / name
         if in_house.is_file():
@@ -54,7 +55,7 @@ def _gather(index: indexes.Index, into: Path, log: Callable[[str], None]) -> lis
                 "run `inv wheels --services deep-learning` first",
             )
         os.link(mirror, into / name) if _same_device(mirror, into) else shutil.copy(mirror, into)
-    log(f"stand-in for {index.name} serves {', '.join(_locked_files(index))}")
+    log(f"stand-in for {index.name} serves {', '.join(names)}")
     return moved
 
 

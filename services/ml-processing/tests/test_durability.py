@@ -8,10 +8,8 @@ the order that makes the same hold when the machine itself goes down.
 import contextlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 from app import features, learners, training
 from app.registry import ACTIVE_FILE, VERSIONS, Registry
+from servicekit import crashtest
 from tests.conftest import QUICK_PARAMS
 from tests.crashing import ROOT, wrappers
 from tests.utils import closed_port, frame_to_candles, real_series, train
@@ -146,29 +145,8 @@ def service(model_dir: Path, log: Path) -> Iterator[tuple[subprocess.Popen, http
     """ml-processing under uvicorn in a process of its own (killed at the end at the latest)."""
     port = closed_port()
     env = {**os.environ, "MODEL_DIR": str(model_dir), "LOG_LEVEL": "WARNING"}
-    argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
-    with open(log, "ab") as output:
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=output)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log.read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/health").status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the service did not start in 60 s"
-                time.sleep(0.1)
-            yield process, client
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def kill_9(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=30) == -signal.SIGKILL
+    with crashtest.served(ROOT, env, port, log, within=60) as served:
+        yield served
 
 
 def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> None:
@@ -177,7 +155,7 @@ def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> N
         first = train(client, eurusd, "sklearn", promote=True)["version"]
         second = train(client, eurusd, "xgboost", params=QUICK_PARAMS["xgboost"])["version"]
         assert client.post(f"/models/{second}/promote").status_code == 200
-        kill_9(process)  # at once: no shutdown, nothing flushed by the service
+        crashtest.kill_9(process)  # at once: no shutdown, nothing flushed by the service
     after = open_registry(model_dir)
     assert [meta["version"] for meta in after.versions()] == [first, second]
     assert (after.active.version, after.active.kind, after.history) == (second, "xgboost", [first])
@@ -186,7 +164,7 @@ def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> N
         answer = {"active": second, "kind": "xgboost", "history": [first]}
         assert client.get("/models/active").json() == answer
         assert client.post("/models/rollback").status_code == 200
-        kill_9(process)
+        crashtest.kill_9(process)
     after = open_registry(model_dir)
     assert (after.active.version, after.history) == (first, [])
     assert np.isfinite(after.model(second).learner.predict(np.zeros((1, 16))))

@@ -6,9 +6,16 @@ Only tests import this module; nothing here runs in a production container.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from collections.abc import Callable
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
 
 WATCHED = ("fsync", "replace", "rename")
 
@@ -58,3 +65,35 @@ def kill_at_each_step(steps: int, child: Callable[[int, Callable[[], None]], Non
             os._exit(0)
         _, status = os.waitpid(pid, 0)
         print(step, "exit", os.waitstatus_to_exitcode(status), flush=True)
+
+
+@contextlib.contextmanager
+def served(
+    root: Path, env: dict[str, str], port: int, log: Path, within: float = 60
+) -> Iterator[tuple[subprocess.Popen, httpx.Client]]:
+    """The service in `root` under uvicorn in a process of its own, healthy, with a client;
+    killed at the end at the latest (its output goes to `log`)."""
+    argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
+    with open(log, "ab") as output:
+        process = subprocess.Popen(argv, cwd=root, env=env, stdout=output, stderr=output)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + within
+            while True:
+                assert process.poll() is None, log.read_text()
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/health").status_code == 200:
+                        break
+                assert time.monotonic() < deadline, f"the service did not start in {within} s"
+                time.sleep(0.1)
+            yield process, client
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def kill_9(process: subprocess.Popen) -> None:
+    """SIGKILL a served process, as a crash would, and see it die of it."""
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL

@@ -10,7 +10,6 @@ import errno
 import logging
 import os
 import pickle
-import signal
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from app.forecasting.checkpoints import CheckpointStore, file_name
 from app.forecasting.jobs import Trainer
 from app.forecasting.model import ForecasterConfig
 from app.forecasting.training import TrainedForecaster, train
+from servicekit import crashtest
 from tests.crashing import ROOT, SOURCE, wrappers
 from tests.utils import SMALL, closed_port, eurusd_closes, wait_for_job
 
@@ -172,29 +172,8 @@ def service(directory: Path, log: Path) -> Iterator[tuple[subprocess.Popen, http
         "DEVICE": "cpu",
         "LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
-    with open(log, "ab") as output:
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=output)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log.read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/health").status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the service did not start in 120 s"
-                time.sleep(0.1)
-            yield process, client
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def kill_9(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=30) == -signal.SIGKILL
+    with crashtest.served(ROOT, env, port, log, within=120) as served:
+        yield served
 
 
 def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> None:
@@ -207,7 +186,7 @@ def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> N
         assert job["state"] == "succeeded", job
         before = client.post("/forecast", json=body)
         assert before.status_code == 200 and before.json()["version"] == job["version"]
-        kill_9(process)  # at once: no shutdown, nothing flushed by the service
+        crashtest.kill_9(process)  # at once: no shutdown, nothing flushed by the service
     after = fresh_store(directory)
     assert [m["version"] for m in after.list()] == [job["version"]]
     assert after.latest(eurusd, "1h")["metrics"] == job["metrics"]
@@ -215,4 +194,4 @@ def test_what_was_answered_survives_kill_9_of_the_service(tmp_path, eurusd) -> N
     with service(directory, log) as (process, client):
         again = client.post("/forecast", json=body)  # the same forecaster, the same answer
         assert again.status_code == 200 and again.json() == before.json()
-        kill_9(process)
+        crashtest.kill_9(process)
