@@ -16,7 +16,7 @@ from pathlib import Path
 import nox
 
 from toolkit import catalog as catalog_mod
-from toolkit import fingerprint, stack, testing, usermachine, wheels
+from toolkit import envfile, fingerprint, health, stack, testing, usermachine, wheels
 from toolkit.catalog import ROOT
 from toolkit.errors import ToolkitError
 from toolkit.render import COMPOSE_TEST_FILE
@@ -168,22 +168,26 @@ def security(session: nox.Session) -> None:
 
 @nox.session(tags=["ci"])
 def fuzz(session: nox.Session) -> None:
-    """schemathesis on each published service's OpenAPI document: no input may answer 5xx.
+    """schemathesis on every service's OpenAPI document: no input may answer a 5xx.
 
-    On the running full profile. CI's pass is bounded and seeded (`--max-examples 15 --seed 1`);
-    `nox -s fuzz -- --max-examples 200` runs a longer one (arguments go to schemathesis).
-    Training routes are left out: each call is minutes of CPU, not a parsing question."""
+    On the running full profile; each service but the gateway is reached at its container's
+    address with the operator's internal credential (tests/fuzz/schemathesis.toml), so
+    database-service is fuzzed too. CI's pass is bounded and seeded (`--max-examples 15
+    --seed 1`); `nox -s fuzz -- --max-examples 200` runs a longer one (arguments go to
+    schemathesis). Training routes are left out: each call is minutes of CPU, not a parsing
+    question."""
     session.run("uv", "sync", "--frozen", "--inexact", "--group", "fuzz")
     options = session.posargs or ["--max-examples", "15", "--seed", "1"]
+    env = {"TIERED_INTERNAL_TOKEN": envfile.operator_credential()}
     for service in CATALOG.services.values():
-        if not service.publish:
-            session.log(f"{service.name}: not published on the host; not fuzzed from here")
-            continue
-        session.log(f"{service.name}: fuzzing http://127.0.0.1:{service.port}")
+        url = health.service_url(service)
+        session.log(f"{service.name}: fuzzing {url}")
         session.run(
             "schemathesis",
+            "--config-file",
+            str(ROOT / "tests" / "fuzz" / "schemathesis.toml"),
             "run",
-            f"http://127.0.0.1:{service.port}/openapi.json",
+            f"{url}/openapi.json",
             "--checks",
             "not_a_server_error",
             "--phases",
@@ -193,6 +197,7 @@ def fuzz(session: nox.Session) -> None:
             "--request-timeout",
             "30",
             *options,
+            env=env,
         )
 
 

@@ -48,7 +48,8 @@ def test_real_catalog_service_fields():
     assert database.publish is False
     assert database.public is False
     assert database.tuning["pool_max"] == 35
-    assert cat.service("user-service").publish is True
+    assert cat.service("user-service").publish is False
+    assert gateway.publish is True  # the one door on the host
 
 
 def test_optional_services_may_be_heavier():

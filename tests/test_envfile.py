@@ -8,7 +8,10 @@ import pytest
 
 from toolkit import envfile
 
-ALL_KEYS = [*envfile.SECRET_KEYS, *envfile.DEFAULTS, "BUILD_CA_BUNDLE"]
+SECRETS = envfile.secret_keys()
+ADDED = [*SECRETS, *envfile.DEFAULTS, "BUILD_CA_BUNDLE"]
+# Each internal secret's digest is written too, after the values `ensure` reports as added.
+ALL_KEYS = [*SECRETS, *envfile.digest_keys(), *envfile.DEFAULTS, "BUILD_CA_BUNDLE"]
 
 
 @pytest.fixture
@@ -27,13 +30,13 @@ def test_ensure_creates_random_secrets(tmp_path, bundle):
     first, added_first = envfile.ensure(tmp_path / "one" / ".env")
     second, added_second = envfile.ensure(tmp_path / "two" / ".env")
     assert first == tmp_path / "one" / ".env"
-    assert added_first == added_second == ALL_KEYS
+    assert added_first == added_second == ADDED
     a, b = envfile.read(first), envfile.read(second)
-    assert list(a) == ALL_KEYS
-    for key in envfile.SECRET_KEYS:
+    assert sorted(a) == sorted(ALL_KEYS)
+    for key in SECRETS:
         assert len(a[key]) >= 32, key
         assert a[key] != b[key], key
-    assert len({a[key] for key in envfile.SECRET_KEYS}) == len(envfile.SECRET_KEYS)
+    assert len({a[key] for key in SECRETS}) == len(SECRETS)
     assert a["BUILD_CA_BUNDLE"] == str(bundle)
     assert first.read_text().startswith("# ")  # a comment says what the file is
 
@@ -63,8 +66,8 @@ def test_ensure_completes_a_partial_file(tmp_path, bundle):
     assert added == [
         "REDIS_PASSWORD",
         "CLICKHOUSE_PASSWORD",
-        "INTERNAL_TOKEN",
         "ADMIN_PASSWORD",
+        *SECRETS[len(envfile.SECRET_KEYS) :],  # each caller's internal secret
         "ADMIN_USERNAME",
         "BUILD_CA_BUNDLE",
     ]
@@ -80,7 +83,7 @@ def test_ensure_keeps_a_valid_custom_bundle(tmp_path, bundle):
     custom = tmp_path / "corporate.pem"
     custom.write_text("pem")
     path = tmp_path / ".env"
-    path.write_text("".join(f"{k}={'x' * 40}\n" for k in [*envfile.SECRET_KEYS, *envfile.DEFAULTS]))
+    path.write_text("".join(f"{k}={'x' * 40}\n" for k in [*SECRETS, *envfile.DEFAULTS]))
     path.write_text(path.read_text() + f"BUILD_CA_BUNDLE={custom}\n")
     assert envfile.ensure(path)[1] == []
     assert envfile.read(path)["BUILD_CA_BUNDLE"] == str(custom)
@@ -88,7 +91,7 @@ def test_ensure_keeps_a_valid_custom_bundle(tmp_path, bundle):
 
 def test_ensure_replaces_a_bundle_that_no_longer_exists(tmp_path, bundle):
     path = tmp_path / ".env"
-    lines = [f"{k}={'x' * 40}" for k in [*envfile.SECRET_KEYS, *envfile.DEFAULTS]]
+    lines = [f"{k}={'x' * 40}" for k in [*SECRETS, *envfile.DEFAULTS]]
     path.write_text("\n".join([*lines, f"BUILD_CA_BUNDLE={tmp_path / 'gone.pem'}"]) + "\n")
     assert envfile.ensure(path)[1] == ["BUILD_CA_BUNDLE"]
     assert envfile.read(path)["BUILD_CA_BUNDLE"] == str(bundle)

@@ -276,7 +276,13 @@ def test_no_literal_secret(which, request):
     for document in documents:
         for path, value in _walk(document):
             key = path[-1]
-            if "environment" in path and SECRET_KEY.search(key):
+            if "environment" in path and key in ("INTERNAL_TOKEN", "TESTS_INTERNAL_TOKEN"):
+                # `<caller>:${INTERNAL_TOKEN_<CALLER>:?...}`: a name, then the secret's reference.
+                caller, _, reference = str(value).partition(":")
+                match = REFERENCE.match(reference)
+                assert match, f"{'.'.join(path)}: {value!r}"
+                assert match["var"] == "INTERNAL_TOKEN_" + caller.upper().replace("-", "_")
+            elif "environment" in path and SECRET_KEY.search(key):
                 match = REFERENCE.match(str(value))
                 assert match, f"{'.'.join(path)} is not a ${{VAR:?...}} reference: {value!r}"
                 assert match["var"] == key
@@ -298,7 +304,7 @@ def test_committed_compose_has_no_secret_from_the_env_file(tmp_path, monkeypatch
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv("TIERED_CA_BUNDLE", str(bundle))
     path, _ = envfile.ensure(tmp_path / ".env")
-    secrets = [v for k, v in envfile.read(path).items() if k in envfile.SECRET_KEYS]
+    secrets = [v for k, v in envfile.read(path).items() if k in envfile.secret_keys()]
     for text in (
         yaml.safe_dump(render.compose(catalog.load())),
         render.COMPOSE_FILE.read_text(),
@@ -307,6 +313,9 @@ def test_committed_compose_has_no_secret_from_the_env_file(tmp_path, monkeypatch
         assert not any(secret in text for secret in secrets)
         for key in envfile.SECRET_KEYS:
             assert f"${{{key}:?" in text, key
+        # The callers' secrets reach only their owners; the callees get digests.
+        assert "${INTERNAL_TOKEN_API_GATEWAY:?" in text
+        assert "${INTERNAL_TOKEN_SHA256_API_GATEWAY:?" in text
 
 
 @pytest.mark.parametrize("which", ["real", "multi_tier"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 ROLES = ("user", "admin")  # least privileged first
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 KEYS = {"methods", "path", "role"}
+ROUTE_KEYS = {"methods", "path"}
 SEGMENT = re.compile(r"^(\*|[A-Za-z0-9._~-]+)$")
 
 
@@ -40,19 +41,20 @@ class AccessRule:
         return {**rule, "path": self.path, "role": self.role}
 
 
-def _rule(where: str, raw: object) -> AccessRule:
+def _rule(where: str, raw: object, keys: set[str] = KEYS) -> AccessRule:
     if not isinstance(raw, dict):
-        raise RuleError(where, "a rule is a mapping {methods: [...], path: /prefix, role: ...}")
+        shape = ", role: ..." if "role" in keys else ""
+        raise RuleError(where, f"a rule is a mapping {{methods: [...], path: /prefix{shape}}}")
     for key in raw:
-        if key not in KEYS:
-            raise RuleError(where, f"unknown key {key!r} (a rule has {', '.join(sorted(KEYS))})")
+        if key not in keys:
+            raise RuleError(where, f"unknown key {key!r} (a rule has {', '.join(sorted(keys))})")
     methods = raw.get("methods", [])
     if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
         raise RuleError(where, "methods must be a list such as [POST, DELETE]")
     for method in methods:
         if method.upper() not in METHODS:
             raise RuleError(where, f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    role = raw.get("role")
+    role = raw.get("role", "user" if "role" not in keys else None)
     if role not in ROLES:
         raise RuleError(where, f"unknown role {role!r} (one of {', '.join(ROLES)})")
     path = raw.get("path")
@@ -72,3 +74,16 @@ def parse(raw: object) -> tuple[AccessRule, ...]:
             "", "expected a list of rules, e.g. [{methods: [POST], path: /x, role: admin}]"
         )
     return tuple(_rule(f"[{index}]", rule) for index, rule in enumerate(raw))
+
+
+def parse_routes(raw: object) -> tuple[AccessRule, ...]:
+    """A caller's routes under a service's `callers:` (the rules without a role): which
+    requests that caller's internal credential may make (servicekit.internal)."""
+    if not isinstance(raw, list):
+        raise RuleError("", "expected a list of routes, e.g. [{methods: [POST], path: /x}]")
+    return tuple(_rule(f"[{i}]", route, ROUTE_KEYS) for i, route in enumerate(raw))
+
+
+def route_json(rule: AccessRule) -> dict:
+    """A route as a callee reads it (INTERNAL_CALLERS): methods and path, no role."""
+    return {k: v for k, v in rule.as_json().items() if k != "role"}

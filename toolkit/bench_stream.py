@@ -8,10 +8,12 @@
 - fanout: `subscribers` WebSockets subscribe to one symbol; ticks are then posted to
   data-bridge one at a time, and each delivery's latency is the time from just before the
   POST to its arrival on a subscriber's socket (one clock: this process). Run straight at
-  data-bridge (127.0.0.1, its published port) and through the gateway, which proxies every
-  socket after its token check.
+  data-bridge (its container's address, with the operator's internal credential: only the
+  gateway is published) and through the gateway, which proxies every socket after its token
+  check.
 
-Everything goes to 127.0.0.1, is bounded in ticks, sockets and time, and stops by itself.
+Everything goes to 127.0.0.1 or the stack's own containers, is bounded in ticks, sockets and
+time, and stops by itself.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ import time
 import httpx
 from websockets.asyncio.client import connect
 
-from toolkit import health, loadgen, stack
+from toolkit import envfile, health, loadgen, stack
 from toolkit.catalog import Catalog
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
 from toolkit.stack import clickhouse_scalar
 
-DATA_BRIDGE_URL = f"http://{loadgen.LOOPBACK}:8001"
 SERIES = "EURUSD"
 SOURCE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
 
@@ -118,12 +119,16 @@ async def fanout(
     headers: dict,
     ws_url: str,
     *,
+    bridge: str,
     subscribers: int,
     messages: int,
+    ws_headers: dict | None = None,
     pause: float = 0.02,
     within: float = 20.0,
 ) -> dict:
-    """One fan-out scenario: latency of every delivery, in milliseconds."""
+    """One fan-out scenario: latency of every delivery, in milliseconds. Each tick is posted
+    to data-bridge itself (`bridge`, as the operator), so only the subscribers' path differs
+    between the direct and the gateway scenario."""
     # A short replay makes the symbol known to data-bridge (unknown symbols are refused).
     symbol = new_symbol("FO")
     replay = await start_replay(client, headers, series=SERIES, symbol=symbol, speed=0, limit=1)
@@ -134,10 +139,13 @@ async def fanout(
     gaps = 0
     done = asyncio.Event()
     expected = subscribers * messages
+    operator = {"X-Internal-Token": envfile.operator_credential()}
 
     async def subscriber(ready: asyncio.Event, counter: list[int]) -> None:
         nonlocal gaps
-        async with connect(ws_url, open_timeout=within, max_queue=None) as ws:
+        async with connect(
+            ws_url, open_timeout=within, max_queue=None, additional_headers=ws_headers
+        ) as ws:
             await ws.send(
                 json.dumps({"op": "subscribe", "symbols": [symbol], "channels": ["ticks"]})
             )
@@ -165,7 +173,7 @@ async def fanout(
         for i in range(messages):
             tick = {"symbol": symbol, "ts_ms": base_ms + i, "price": 1.0 + i / 1e4, "volume": 1}
             sent[i] = time.perf_counter()
-            posted = await client.post(f"{DATA_BRIDGE_URL}/ticks", json={"ticks": [tick]})
+            posted = await client.post(f"{bridge}/ticks", json={"ticks": [tick]}, headers=operator)
             if posted.status_code != 202:
                 raise ToolkitError(
                     f"POST /ticks answered {posted.status_code}: {posted.text[:200]}",
@@ -229,13 +237,23 @@ async def _measure(catalog: Catalog, quick: bool) -> dict:
             3,
         )
         gateway_ws = loadgen.GATEWAY_URL.replace("http://", "ws://")
-        for name, url in (
-            ("fanout_direct", f"ws://{loadgen.LOOPBACK}:8001/ws"),
-            ("fanout_gateway", f"{gateway_ws}/api/data-bridge/ws?token={token}"),
+        # data-bridge is not published: the host reaches it at its container's address, with
+        # the operator's internal credential (what the gateway adds for its subscribers).
+        bridge = health.service_url(catalog.service("data-bridge"))
+        operator = {"X-Internal-Token": envfile.operator_credential()}
+        for name, url, ws_headers in (
+            ("fanout_direct", f"{bridge.replace('http://', 'ws://')}/ws", operator),
+            ("fanout_gateway", f"{gateway_ws}/api/data-bridge/ws?token={token}", None),
         ):
             with step(f"{name}: {subscribers} subscribers, {messages} ticks") as note:
                 section[name] = await fanout(
-                    c, headers, url, subscribers=subscribers, messages=messages
+                    c,
+                    headers,
+                    url,
+                    bridge=bridge,
+                    subscribers=subscribers,
+                    messages=messages,
+                    ws_headers=ws_headers,
                 )
                 note["note"] = f"p99 {section[name]['p99_ms']} ms"
         for session in (admin, token):

@@ -44,12 +44,17 @@ class Service:
     infrastructure: tuple[str, ...]
     tuning: dict[str, int]
     budgets: dict[str, Budget]
-    publish: bool = True
+    # Its port on the host's 127.0.0.1; the gateway's alone by default (`publish: true` for
+    # another one while debugging: it still refuses calls without an internal credential).
+    publish: bool = False
     # Services it calls when they run but can do without (any tier): it gets their URL, but
     # compose neither starts them with it nor waits for them.
     uses: tuple[str, ...] = ()
     # Who may call which of its routes through the gateway (public services; toolkit/access.py).
     access: tuple[AccessRule, ...] = ()
+    # The routes some of its internal callers are held to (`callers:`; unlisted callers may
+    # use every route): caller name -> routes (toolkit/access.parse_routes).
+    callers: dict[str, tuple[AccessRule, ...]] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -103,6 +108,16 @@ class Catalog:
 
     def profiles_of(self, service: Service) -> list[str]:
         return [p for p, max_tier in self.profiles.items() if service.tier <= max_tier]
+
+    def callers_of(self, service: Service) -> list[str]:
+        """The services the catalog lets call `service`: whoever depends on or uses it, and
+        the gateway for the public ones (in catalog order)."""
+        return [
+            s.name
+            for s in self.services.values()
+            if service.name in (*s.depends_on, *s.uses)
+            or (s.extra.get("gateway") and service.public)
+        ]
 
     def infra_profiles(self, infra: str) -> list[str]:
         """An infrastructure service runs in every profile that has a service needing it."""
@@ -158,6 +173,20 @@ def _access(where: str, raw: dict) -> tuple[AccessRule, ...]:
         raise _problem(f"{where}.access{exc.where}", exc.what) from None
 
 
+def _callers(where: str, raw: dict) -> dict[str, tuple[AccessRule, ...]]:
+    """`callers: {caller: [routes]}`: the routes those internal callers are held to."""
+    given = raw.get("callers", {})
+    if not isinstance(given, dict):
+        raise _problem(f"{where}.callers", "expected a mapping: caller -> [{methods?, path}]")
+    callers = {}
+    for name, routes in given.items():
+        try:
+            callers[str(name)] = access.parse_routes(routes)
+        except access.RuleError as exc:
+            raise _problem(f"{where}.callers.{name}{exc.where}", exc.what) from None
+    return callers
+
+
 def parse(data: object) -> Catalog:
     """Validate the raw YAML and build the catalog; every problem names its place."""
     if not isinstance(data, dict):
@@ -190,6 +219,7 @@ def parse(data: object) -> Catalog:
         "tuning",
         "budgets",
         "access",
+        "callers",
     }
     for name, raw in data["services"].items():
         where = f"services.{name}"
@@ -222,13 +252,14 @@ def parse(data: object) -> Catalog:
             port=port,
             health=str(raw["health"]),
             public=bool(raw.get("public", False)),
-            publish=bool(raw.get("publish", True)),
+            publish=bool(raw.get("publish", raw.get("gateway", False))),
             depends_on=tuple(raw.get("depends_on", [])),
             uses=tuple(raw.get("uses", [])),
             infrastructure=tuple(raw.get("infrastructure", [])),
             tuning=tuning,
             budgets=_budgets(where, raw.get("budgets", {})),
             access=_access(where, raw),
+            callers=_callers(where, raw),
             extra={k: v for k, v in raw.items() if k not in known},
         )
     for service in services.values():
@@ -251,6 +282,16 @@ def parse(data: object) -> Catalog:
                     f"{used} is in both depends_on and uses: a service needs it or can do without",
                 )
     _reject_cycles(services)
+    catalog = Catalog(str(data["python"]), profiles, tiers, infrastructure, services)
+    for service in services.values():
+        allowed = catalog.callers_of(service)
+        for caller in service.callers:
+            if caller not in allowed:
+                raise _problem(
+                    f"services.{service.name}.callers.{caller}",
+                    f"{caller} does not call {service.name} (its callers, from depends_on, "
+                    f"uses and the gateway: {', '.join(allowed) or 'none'})",
+                )
     profile_budgets = {}
     for profile, raw in (data.get("profile_budgets") or {}).items():
         if profile not in profiles:

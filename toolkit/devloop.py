@@ -366,18 +366,12 @@ def reload_rounds(
 
 
 def live_url(catalog: Catalog, service: Service, container=None) -> str:
-    """Where the host reaches a service's /health/live: its published port on 127.0.0.1, or
-    the container's address on the project network when it is not published (Linux)."""
-    if service.publish:
-        return f"http://127.0.0.1:{service.port}/health/live"
-    container = container or _containers().get(service.name)
-    if container is None:
-        raise ToolkitError(f"{service.name} has no container", f"`inv dev {service.name}`")
-    container.reload()
-    for network in container.attrs["NetworkSettings"]["Networks"].values():
-        if network.get("IPAddress"):
-            return f"http://{network['IPAddress']}:{service.port}/health/live"
-    raise ToolkitError(f"{service.name}'s container has no address", "`inv ps`")
+    """Where the host reaches a service's /health/live (health.service_url)."""
+    if not service.publish:
+        container = container or _containers().get(service.name)
+        if container is None:
+            raise ToolkitError(f"{service.name} has no container", f"`inv dev {service.name}`")
+    return f"{health.service_url(service, container)}/health/live"
 
 
 def _mounted_from(container, target: str) -> str | None:

@@ -8,6 +8,7 @@ volume an earlier clone created.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -22,12 +23,50 @@ SECRET_KEYS = (
     "REDIS_PASSWORD",
     "CLICKHOUSE_PASSWORD",
     "JWT_SECRET",
-    "INTERNAL_TOKEN",
     # The first admin's, which user-service creates at its first start (services/README.md).
     "ADMIN_PASSWORD",
 )
 # Values that are not secret but must be there: the first admin's name.
 DEFAULTS = {"ADMIN_USERNAME": "admin"}
+# The internal credential of whoever holds this file (the toolkit, the test containers): every
+# service accepts it on every route, as the holder of this file holds every password anyway.
+OPERATOR = "operator"
+# The one shared token every service held before each got its own; dropped from old files.
+RETIRED_KEYS = ("INTERNAL_TOKEN",)
+
+
+def _upper(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def token_key(caller: str) -> str:
+    """The env file's key for a caller's internal secret (servicekit.internal)."""
+    return f"INTERNAL_TOKEN_{_upper(caller)}"
+
+
+def digest_key(caller: str) -> str:
+    """The key of its sha256, which the services it calls hold instead of the secret."""
+    return f"INTERNAL_TOKEN_SHA256_{_upper(caller)}"
+
+
+def _callers() -> list[str]:
+    from toolkit import catalog  # the catalog names the services; it imports nothing of ours
+
+    return [*catalog.load().services, OPERATOR]
+
+
+def secret_keys() -> list[str]:
+    """Every key holding a secret: the passwords and each caller's internal secret."""
+    return [*SECRET_KEYS, *(token_key(c) for c in _callers())]
+
+
+def digest_keys() -> list[str]:
+    return [digest_key(c) for c in _callers()]
+
+
+def operator_credential(path: Path = ENV_FILE) -> str:
+    """`operator:<secret>`: the X-Internal-Token the toolkit presents to a service directly."""
+    return f"{OPERATOR}:{read(ensure(path)[0])[token_key(OPERATOR)]}"
 
 
 def _secret() -> str:
@@ -51,13 +90,24 @@ def read(path: Path = ENV_FILE) -> dict[str, str]:
 
 
 def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
-    """Create or complete the env file; existing values are kept. Returns the keys added."""
+    """Create or complete the env file; existing values are kept. Returns the keys added.
+
+    Each internal secret's sha256 is written beside it (and again whenever it no longer
+    matches: after a secret was changed by hand), since compose cannot hash."""
     values = read(path)
     added = []
-    for key in SECRET_KEYS:
+    changed = False
+    for key in secret_keys():
         if not values.get(key):
             values[key] = _secret()
             added.append(key)
+    for caller in _callers():
+        digest = hashlib.sha256(values[token_key(caller)].encode()).hexdigest()
+        if values.get(digest_key(caller)) != digest:
+            values[digest_key(caller)] = digest
+            changed = True
+    for key in RETIRED_KEYS:
+        changed = values.pop(key, None) is not None or changed
     for key, default in DEFAULTS.items():
         if not values.get(key):
             values[key] = default
@@ -69,7 +119,7 @@ def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
     ):
         values["BUILD_CA_BUNDLE"] = bundle
         added.append("BUILD_CA_BUNDLE")
-    if added:
+    if added or changed:
         lines = [
             "# Made by `inv env` on this machine: development secrets. Never commit this file."
         ]

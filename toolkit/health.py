@@ -160,6 +160,23 @@ def start_and_wait(
         starting.join(timeout=timeout)
 
 
+def service_url(service, container=None) -> str:
+    """Where the host reaches a service: its published port on 127.0.0.1 (the gateway's), or
+    its container's address on one of the stack's networks (Linux: the host routes to every
+    bridge network). Only the gateway answers there without an internal credential; the
+    toolkit presents the operator's (`envfile.operator_credential`)."""
+    if service.publish:
+        return f"http://127.0.0.1:{service.port}"
+    container = container or _project_containers().get(service.name)
+    if container is None:
+        raise ToolkitError(f"{service.name} has no container", "`inv up` the profile that runs it")
+    container.reload()
+    for network in container.attrs["NetworkSettings"]["Networks"].values():
+        if network.get("IPAddress"):
+            return f"http://{network['IPAddress']}:{service.port}"
+    raise ToolkitError(f"{service.name}'s container has no address", "`inv ps`")
+
+
 def _url(catalog: Catalog, name: str) -> str:
     service = catalog.services.get(name)
     if service is None:

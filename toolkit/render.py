@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from toolkit import access, envfile
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.errors import ToolkitError
 from toolkit.images import INFRA_TAGS
@@ -127,8 +128,10 @@ def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:
     env = {
         "ENVIRONMENT": "production",
         "LOG_LEVEL": "${LOG_LEVEL:-INFO}",
-        "INTERNAL_TOKEN": "${INTERNAL_TOKEN:?INTERNAL_TOKEN is not set: run inv env}",
+        "INTERNAL_TOKEN": f"{service.name}:{_from_env(envfile.token_key(service.name))}",
     }
+    if not service.extra.get("gateway"):
+        env["INTERNAL_CALLERS"] = internal_callers(catalog, service)
     for infra in service.infrastructure:
         env.update(INFRA_ENV[infra])
     for secret in service.extra.get("secrets", []):
@@ -157,6 +160,23 @@ def service_environment(catalog: Catalog, service: Service) -> dict[str, str]:
     )
     env.update({k: str(v) for k, v in service.extra.get("env", {}).items()})
     return env
+
+
+def _from_env(key: str) -> str:
+    """A compose reference to the env file's `key`, failing with the fix when it is unset."""
+    return f"${{{key}:?{key} is not set: run inv env}}"
+
+
+def internal_callers(catalog: Catalog, service: Service) -> str:
+    """INTERNAL_CALLERS (servicekit.internal): the catalog's callers of `service` and the
+    operator, each by the sha256 of its secret, held to its `callers:` routes if listed."""
+    entries = {}
+    for caller in [*catalog.callers_of(service), envfile.OPERATOR]:
+        entry: dict = {"sha256": _from_env(envfile.digest_key(caller))}
+        if caller in service.callers:
+            entry["routes"] = [access.route_json(r) for r in service.callers[caller]]
+        entries[caller] = entry
+    return json.dumps(entries, separators=(",", ":"))
 
 
 def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
@@ -338,6 +358,10 @@ def compose_tests(catalog: Catalog) -> dict:
     for service in catalog.services.values():
         env = service_environment(catalog, service)
         env["ENVIRONMENT"] = "test"
+        # The suites call their own app, and seed what they need, as the operator.
+        env["TESTS_INTERNAL_TOKEN"] = (
+            f"{envfile.OPERATOR}:{_from_env(envfile.token_key(envfile.OPERATOR))}"
+        )
         env.update({k: str(v) for k, v in service.extra.get("test_env", {}).items()})
         definition = {
             "build": _build(service, "test"),

@@ -87,3 +87,29 @@ def test_no_secret_is_on_a_command_line(containers):
         command = " ".join([*(container.config.entrypoint or []), *(container.config.cmd or [])])
         for value in secrets:
             assert value not in command, f"{name} has a secret on its command line"
+
+
+def test_a_neighbour_on_a_shared_network_is_no_caller(containers):
+    # data-bridge and trading-engine both call database-service, so they share its network
+    # and can resolve each other; data-bridge's own credential still opens nothing there.
+    code = (
+        "import os, urllib.request, urllib.error\n"
+        "request = urllib.request.Request('http://trading-engine:8002/openapi.json',"
+        " headers={'X-Internal-Token': os.environ['INTERNAL_TOKEN']})\n"
+        "try:\n"
+        "    urllib.request.urlopen(request, timeout=5); print('open')\n"
+        "except urllib.error.HTTPError as exc:\n"
+        "    print(exc.code)\n"
+    )
+    assert _python(containers["data-bridge"], code) == "401"
+
+
+def test_each_service_holds_its_own_secret_and_only_digests_of_its_callers(containers):
+    values = envfile.read()
+    secrets = {
+        name: values[envfile.token_key(name)] for name in [*CATALOG.services, envfile.OPERATOR]
+    }
+    for name in CATALOG.services:
+        environment = "\n".join(containers[name].config.env)
+        held = {owner for owner, secret in secrets.items() if secret in environment}
+        assert held == {name}, f"{name} holds the secrets of {sorted(held)}"

@@ -69,10 +69,9 @@ class Peers:
             # ServiceClient; two attempts keep an unreachable optional service from eating a
             # large part of STEP_TIMEOUT.
             timeout = s.brief_timeout if name == "ai-provider" else s.step_timeout
-            # Only database-service is internal; the others would ignore the token.
-            token = s.internal_token if name == "database-service" else ""
+            # Every peer is internal: each call carries our credential.
             client = ServiceClient(
-                getattr(s, url_field), timeout=timeout, attempts=2, internal_token=token
+                getattr(s, url_field), timeout=timeout, attempts=2, internal_token=s.internal_token
             )
             setattr(self, attribute, Peer(name, client, tier, profile))
         self.by_name = {p.name: p for p in (self.database, self.trading, self.ml, self.dl, self.ai)}

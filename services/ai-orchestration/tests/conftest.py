@@ -53,7 +53,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=testing.internal_headers()) as test_client:
         yield test_client
 
 
@@ -64,7 +64,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 
     def make(**overrides) -> TestClient:
         values = settings.model_dump() | overrides
-        test_client = TestClient(build_app(Settings(**values)))
+        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
         test_client.__enter__()
         started.append(test_client)
         return test_client
@@ -75,6 +75,8 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 
 
 def _peer(url: str, **headers: str) -> Iterator[httpx.Client]:
+    """A peer service itself (every one is internal: the suite calls it as the operator)."""
+    headers = {**testing.internal_headers(), **headers}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         yield client
 
@@ -82,7 +84,7 @@ def _peer(url: str, **headers: str) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
+    with testing.database_client(settings.database_service_url) as client:
         yield client
 
 

@@ -31,10 +31,14 @@ class EmbeddingRejected(ValueError):
 class DeepLearning:
     """A client for deep-learning's POST /embeddings that remembers whether it answers."""
 
-    def __init__(self, base_url: str, timeout: float, retry_seconds: float) -> None:
+    def __init__(
+        self, base_url: str, timeout: float, retry_seconds: float, internal_token: str = ""
+    ) -> None:
         self.base_url = base_url
         # One attempt: the caller decides what a failure means (503, or no semantic cache).
-        self.client = ServiceClient(base_url, timeout=timeout, attempts=1)
+        self.client = ServiceClient(
+            base_url, timeout=timeout, attempts=1, internal_token=internal_token
+        )
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
         self._last_ok = False

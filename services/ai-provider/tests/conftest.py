@@ -18,6 +18,7 @@ if not os.environ.get("REDIS_URL"):
 
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 from tests.fakes import FakeDeepLearning, FakeLangfuse, FakeProvider, free_port
 
 
@@ -94,7 +95,9 @@ def make_client(redis_client: redis.Redis) -> Iterator[Callable[..., TestClient]
             "provider_timeout": 5.0,
             **overrides,
         }
-        client = TestClient(build_app(Settings(**values), environ or {}))
+        client = TestClient(
+            build_app(Settings(**values), environ or {}), headers=testing.internal_headers()
+        )
         client.__enter__()
         started.append((client, prefix))
         return client

@@ -5,27 +5,17 @@ from fastapi import HTTPException, status
 
 from app.core.config import AccessRule, Settings
 from app.core.security import DEFAULT_ROLE, ROLES, Identity
+from servicekit.internal import rule_matches
 
 # Longest path a refusal repeats (it is the client's own input).
 MAX_DETAIL_PATH = 200
 
 
-def _segments(path: str) -> list[str]:
-    return [segment for segment in path.split("/") if segment]
-
-
 def needed_role(rules: list[AccessRule], method: str, path: str) -> str:
-    """The role of the first rule matching `method` and the service-relative `path`."""
-    segments = _segments(path)
-    # Starlette answers HEAD on every GET route: the same rules apply.
-    alias = "GET" if method == "HEAD" else method
+    """The role of the first rule matching `method` and the service-relative `path` (HEAD
+    counts as GET: Starlette answers HEAD on every GET route)."""
     for rule in rules:
-        if rule.methods and method not in rule.methods and alias not in rule.methods:
-            continue
-        prefix = _segments(rule.path)
-        if len(prefix) > len(segments):
-            continue
-        if all(p in ("*", s) for p, s in zip(prefix, segments[: len(prefix)], strict=True)):
+        if rule_matches(rule.methods, rule.path, method, path):
             return rule.role
     return DEFAULT_ROLE
 

@@ -42,6 +42,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         critical={"redis"},
         lifespan=lifespan,
         title="api-gateway",
+        internal=False,  # the one public door: its callers prove who they are with tokens
     )
     app.state.clients = clients
     # httpx logs every upstream call at INFO; servicekit's access line already covers each one.

@@ -92,10 +92,11 @@ def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def forward_headers(
-    request: HTTPConnection, identity: Identity | None, client: str
+    request: HTTPConnection, identity: Identity | None, client: str, credential: str
 ) -> list[tuple[bytes, bytes]]:
     """Client headers minus hop-by-hop and identity ones, plus what the gateway vouches for:
-    `client` (app.clientaddress) as X-Real-IP, which upstreams' limits count."""
+    `client` (app.clientaddress) as X-Real-IP, which upstreams' limits count, the identity,
+    and its own internal `credential` (INTERNAL_TOKEN), without which no upstream answers."""
     raw = request.headers.raw
     drop = DROP_FROM_CLIENT | _connection_tokens(raw)
     headers = [(name, value) for name, value in raw if name.lower() not in drop]
@@ -108,6 +109,7 @@ def forward_headers(
         (b"x-forwarded-for", forwarded_for),
         (b"x-forwarded-proto", request.scope.get("scheme", "http").encode()),
         (b"x-request-id", request_id_var.get().encode("latin-1")),
+        (b"x-internal-token", credential.encode("latin-1")),
     ]
     if host := request.headers.get("host"):
         headers.append((b"x-forwarded-host", host.encode("latin-1")))

@@ -81,7 +81,7 @@ async def _open_upstream(
 ) -> ClientConnection:
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in forward_headers(websocket, identity, client)
+        for name, value in forward_headers(websocket, identity, client, settings.internal_token)
         if name.lower() not in HANDSHAKE_HEADERS
     ]
     return await connect(

@@ -93,13 +93,15 @@ def test_the_rate_limit_ignores_an_untrusted_peers_claims(make_gateway):
     assert statuses == [200, 200, 429]
 
 
-def test_only_user_service_gets_the_internal_token(make_gateway, session):
-    # user-service believes X-Real-IP only from a caller holding it: its port is published too.
-    gateway = make_gateway(internal_token="gateway-internal-token-0123456789")
-    headers = {**session.headers, "X-Internal-Token": "guessed"}
+def test_every_upstream_gets_the_gateways_credential_never_the_clients(make_gateway, session):
+    # No upstream answers without a credential (servicekit.internal); a client's own guess at
+    # one is dropped, and what the upstream sees is the gateway's alone.
+    credential = "api-gateway:gateway-internal-secret-0123456789"
+    gateway = make_gateway(internal_token=credential)
+    headers = {**session.headers, "X-Internal-Token": "operator:guessed"}
     login = gateway.post("/auth/login", json={}, headers=headers).json()
-    assert header_values(login, "x-internal-token") == ["gateway-internal-token-0123456789"]
+    assert header_values(login, "x-internal-token") == [credential]
     me = gateway.get("/auth/me", headers=headers).json()
-    assert header_values(me, "x-internal-token") == ["gateway-internal-token-0123456789"]
+    assert header_values(me, "x-internal-token") == [credential]
     public = gateway.get("/api/echo-service/x", headers=headers).json()
-    assert header_values(public, "x-internal-token") == []
+    assert header_values(public, "x-internal-token") == [credential]

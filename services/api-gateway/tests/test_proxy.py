@@ -19,7 +19,9 @@ def test_identity_headers_come_from_the_token_only(gateway, session):
     echoed = response.json()
     assert header_values(echoed, "x-user-id") == [session.user_id]
     assert header_values(echoed, "x-username") == [session.username]
-    assert header_values(echoed, "x-internal-token") == []
+    # The client's guess is dropped; the upstream sees the gateway's own credential alone.
+    (credential,) = header_values(echoed, "x-internal-token")
+    assert credential.startswith("api-gateway:") and credential != "guessed"
     assert header_values(echoed, "x-custom") == ["kept"]
     # user-service checks the token itself for /auth/me and logout.
     assert header_values(echoed, "authorization") == [session.headers["Authorization"]]

@@ -1,5 +1,6 @@
 """Fixtures: data-bridge served in-process on 127.0.0.1 against the real database-service
-named by DATABASE_SERVICE_URL (with INTERNAL_TOKEN), each app with its own spool directory.
+named by DATABASE_SERVICE_URL (with data-bridge's INTERNAL_TOKEN), each app with its own spool
+directory; the suites call the apps, and read database-service, as the operator.
 
 Storage is shared and never emptied, so every test writes its own symbols (random names) and
 counts what it stored by its own source (`replay:<id>`, `feed:<id>` or a unique API source).
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from servicekit import testing
 from tests.utils import RunningBridge, SwitchableProxy
 
 REQUIRED_ENV = ("DATABASE_SERVICE_URL", "INTERNAL_TOKEN")
@@ -42,7 +44,7 @@ async def database(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """database-service itself, to see what data-bridge stored."""
     async with httpx.AsyncClient(
         base_url=database_url,
-        headers={"X-Internal-Token": _environment()["INTERNAL_TOKEN"]},
+        headers=testing.internal_headers(),  # the operator's: it may read what we count
         timeout=30,
     ) as client:
         yield client
@@ -93,7 +95,9 @@ async def bridge(start_bridge: StartBridge) -> RunningBridge:
 
 @pytest.fixture
 async def client(bridge: RunningBridge) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=bridge.url, headers=testing.internal_headers(), timeout=30
+    ) as http:
         yield http
 
 

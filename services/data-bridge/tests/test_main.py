@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 
+from servicekit import testing
 from tests.utils import SwitchableProxy, eventually, unique_symbol
 
 
@@ -28,7 +29,9 @@ async def test_outage_spools_then_flushes_exactly_once(
         database_service_url=proxy.url, spool_dir=spool, buffer_max_ticks=300, batch_max_ticks=100
     )
     proxy.switch("refuse")
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         started = await client.post(
             "/replays",
             json={"series": "EURUSD", "symbol": unique_symbol("OU"), "speed": 0, "limit": 400},
@@ -81,7 +84,9 @@ async def test_a_resend_after_a_lost_answer_is_not_stored_twice(
     source = f"test:{uuid.uuid4().hex}"
     proxy.switch("lose_answers")
     ticks = [{"symbol": symbol, "ts_ms": 1_700_000_000_000 + i, "price": 2.5} for i in range(50)]
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         response = await client.post("/ticks", json={"ticks": ticks, "source": source})
         assert response.json()["accepted"] == 50
 
@@ -110,7 +115,9 @@ async def test_a_restart_flushes_what_the_previous_run_spooled(
         database_service_url=proxy.url, spool_dir=spool, known_symbols=symbol
     )
     proxy.switch("refuse")
-    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=first.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         for request in range(3):
             ticks = [
                 {"symbol": symbol, "ts_ms": 1_700_000_000_000 + request * 1000 + i, "price": 7}
@@ -124,7 +131,9 @@ async def test_a_restart_flushes_what_the_previous_run_spooled(
     assert await stored_count(database, source) == 0
 
     second = await start_bridge(spool_dir=spool)  # the real database-service, same spool
-    async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=second.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
 
         async def flushed() -> bool:
             # Ticks count as stored before the last candle file leaves the spool.
@@ -150,7 +159,9 @@ async def test_a_full_spool_holds_producers_back_and_loses_nothing(
     )
     proxy.switch("refuse")
     source = f"test:{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         replay = (
             await client.post(
                 "/replays",
@@ -192,7 +203,9 @@ async def test_shutdown_sends_what_is_pending(start_bridge, database: httpx.Asyn
     running = await start_bridge(known_symbols=symbol, batch_max_seconds=60)
     source = f"test:{uuid.uuid4().hex}"
     ticks = [{"symbol": symbol, "ts_ms": 1_700_000_000_000 + i, "price": 3} for i in range(250)]
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         assert (
             await client.post("/ticks", json={"ticks": ticks, "source": source})
         ).status_code == 202

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from servicekit import testing
 from tests.utils import SwitchableProxy, eventually, unique_symbol
 
 BASE_MS = 1_700_000_000_000
@@ -33,7 +34,9 @@ async def test_a_batch_storage_breaks_on_is_quarantined_and_reported(
         storage_retry_max_seconds=0.05,
     )
     proxy.switch("500")  # database-service breaks on every batch it is sent
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         posted = await client.post("/ticks", json={"ticks": ticks_for(symbol, 0, 20)})
         assert posted.json()["accepted"] == 20
 
@@ -65,7 +68,9 @@ async def test_a_batch_storage_breaks_on_is_quarantined_and_reported(
     await running.stop()
 
     again = await start_bridge(spool_dir=spool)  # a restart: still reported, nothing resent
-    async with httpx.AsyncClient(base_url=again.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=again.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         stats = await stats_of(client)
         assert stats["batches"]["rejected"] == 0
         assert stats["quarantine"]["batches"] >= 2 and stats["pending"] == 0

@@ -45,8 +45,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not settings.internal_token:
-            log.warning("INTERNAL_TOKEN is empty: every data API call will be refused with 401")
         try:
             await backends.start()
             yield

@@ -11,22 +11,24 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     s = Settings()
-    if not s.internal_token:
-        pytest.fail("INTERNAL_TOKEN must be set for the tests (any non-empty value)")
+    if not s.internal_callers:
+        pytest.fail("INTERNAL_CALLERS must be set for the tests (compose.test.yaml sets it)")
     return s
 
 
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[TestClient]:
+    # No credential by default: each test says what it presents (`auth`, the operator's).
     with TestClient(build_app(settings)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def auth(settings: Settings) -> dict[str, str]:
-    return {"x-internal-token": settings.internal_token}
+def auth() -> dict[str, str]:
+    return testing.internal_headers()

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from app.core.backends import PostgresUnavailable
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 from tests.utils import LOOPBACK, TcpRelay, free_port, new_user
 
 
@@ -44,7 +45,7 @@ def test_clickhouse_unreachable_means_degraded(settings: Settings, auth: dict) -
     app = build_app(
         settings.model_copy(update={"clickhouse_host": LOOPBACK, "clickhouse_port": free_port()})
     )
-    with TestClient(app) as client:
+    with TestClient(app, headers=testing.internal_headers()) as client:
         code, report = health(client)
         assert code == 200
         assert report["status"] == "degraded"
@@ -57,7 +58,7 @@ def test_clickhouse_unreachable_means_degraded(settings: Settings, auth: dict) -
 def test_redis_unreachable_means_degraded(settings: Settings) -> None:
     redis_url = with_redis_port(settings, free_port())
     app = build_app(settings.model_copy(update={"redis_url": redis_url}))
-    with TestClient(app) as client:
+    with TestClient(app, headers=testing.internal_headers()) as client:
         code, report = health(client)
         assert code == 200
         assert report["status"] == "degraded"
@@ -78,7 +79,7 @@ def test_optional_backends_are_picked_up_when_they_come_back(settings: Settings)
         )
     )
     try:
-        with TestClient(app) as client:
+        with TestClient(app, headers=testing.internal_headers()) as client:
             assert statuses(health(client)[1]) == {
                 "postgres": "ok",
                 "redis": "down",
@@ -113,7 +114,7 @@ def test_losing_postgres_is_503_not_500_and_recovers(settings: Settings, auth: d
         )
     )
     try:
-        with TestClient(app) as client:
+        with TestClient(app, headers=testing.internal_headers()) as client:
             assert health(client)[0] == 200
             postgres.close()
             code, report = health(client)
@@ -131,7 +132,7 @@ def test_an_exhausted_pool_is_degraded_and_503(settings: Settings, auth: dict) -
     app = build_app(
         settings.model_copy(update={"pool_max": 1, "pool_min": 1, "pool_acquire_timeout": 0.3})
     )
-    with TestClient(app) as client:
+    with TestClient(app, headers=testing.internal_headers()) as client:
         pool = app.state.backends.pool
         held = client.portal.call(pool.acquire)  # the pool's only connection
         try:
@@ -154,6 +155,6 @@ def test_start_fails_when_postgres_stays_unreachable(settings: Settings) -> None
         )
     )
     started = time.monotonic()
-    with pytest.raises(PostgresUnavailable), TestClient(app):
+    with pytest.raises(PostgresUnavailable), TestClient(app, headers=testing.internal_headers()):
         pass
     assert time.monotonic() - started < 10

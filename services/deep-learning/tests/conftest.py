@@ -44,7 +44,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=testing.internal_headers()) as test_client:
         yield test_client
 
 
@@ -56,7 +56,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     def make(**overrides) -> TestClient:
         # These apps rarely embed: they load the model only if a test asks them to.
         values = settings.model_dump() | {"embedding_preload": False} | overrides
-        test_client = TestClient(build_app(Settings(**values)))
+        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
         test_client.__enter__()
         started.append(test_client)
         return test_client
@@ -69,7 +69,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
+    with testing.database_client(settings.database_service_url) as client:
         yield client
 
 

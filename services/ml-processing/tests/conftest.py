@@ -55,7 +55,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=testing.internal_headers()) as test_client:
         yield test_client
 
 
@@ -66,7 +66,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 
     def make(**overrides) -> TestClient:
         values = {"model_dir": settings.model_dir, **overrides}
-        test_client = TestClient(build_app(Settings(**values)))
+        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
         test_client.__enter__()
         started.append(test_client)
         return test_client
@@ -79,7 +79,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
+    with testing.database_client(settings.database_service_url) as client:
         yield client
 
 

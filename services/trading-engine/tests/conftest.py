@@ -39,7 +39,7 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=testing.internal_headers()) as test_client:
         yield test_client
 
 
@@ -49,7 +49,9 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     started: list[TestClient] = []
 
     def make(**overrides) -> TestClient:
-        test_client = TestClient(build_app(Settings(**overrides)))
+        test_client = TestClient(
+            build_app(Settings(**overrides)), headers=testing.internal_headers()
+        )
         test_client.__enter__()
         started.append(test_client)
         return test_client
@@ -69,7 +71,7 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[httpx.Client]:
     """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url, settings.internal_token) as client:
+    with testing.database_client(settings.database_service_url) as client:
         yield client
 
 

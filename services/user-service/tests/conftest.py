@@ -2,9 +2,12 @@
 
 Storage is shared and never emptied, so every test makes its own users (random names) and
 sends its requests from its own client address (X-Real-IP, as the gateway does, with the
-internal token), which keeps the rate limits of one test from touching another.
+gateway's credential), which keeps the rate limits of one test from touching another. The suite
+stands in for the gateway with a secret of its own, added to INTERNAL_CALLERS before the app is
+imported (tests.utils.GATEWAY_SECRET).
 """
 
+import json
 import os
 from collections.abc import Callable, Iterator
 
@@ -20,6 +23,14 @@ if _missing:
     raise pytest.UsageError(
         f"set {', '.join(_missing)} (and ENVIRONMENT=test, BCRYPT_ROUNDS=4) to run these tests"
     )
+
+from servicekit.internal import digest  # noqa: E402
+from tests.utils import GATEWAY, GATEWAY_SECRET  # noqa: E402
+
+_callers = json.loads(os.environ.get("INTERNAL_CALLERS") or "{}")
+os.environ["INTERNAL_CALLERS"] = json.dumps(
+    {**_callers, GATEWAY: {"sha256": digest(GATEWAY_SECRET)}}
+)
 
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import app as main_app  # noqa: E402

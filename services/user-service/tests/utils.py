@@ -1,11 +1,11 @@
 """Helpers the tests share."""
 
-import os
 import uuid
 
 import jwt
 
 from servicekit import testing
+from servicekit.internal import credential
 
 
 def unique_address() -> str:
@@ -14,9 +14,14 @@ def unique_address() -> str:
     return f"2001:db8:{suffix[:4]}:{suffix[4:8]}::{suffix[8:12]}"
 
 
+# The suite's stand-in for the gateway's secret (tests/conftest.py lets it call the app).
+GATEWAY = "api-gateway"
+GATEWAY_SECRET = f"suite-gateway-{uuid.uuid4().hex}"
+
+
 def via_gateway(address: str) -> dict[str, str]:
     """The headers of a request the gateway forwards for the client at `address`."""
-    return {"X-Real-IP": address, "X-Internal-Token": os.environ["INTERNAL_TOKEN"]}
+    return {"X-Real-IP": address, "X-Internal-Token": credential(GATEWAY, GATEWAY_SECRET)}
 
 
 closed_port = testing.closed_port

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from servicekit.health import Check, health_router
+from servicekit.internal import InternalAuth, parse_callers
 from servicekit.logging import configure_logging
 from servicekit.middleware import RequestContextMiddleware
 from servicekit.settings import ServiceSettings
@@ -40,8 +41,12 @@ def create_app(
     critical: set[str] | None = None,
     lifespan=None,
     title: str | None = None,
+    internal: bool = True,
 ) -> FastAPI:
-    """Build a service's FastAPI app with the platform's conventions applied."""
+    """Build a service's FastAPI app with the platform's conventions applied.
+
+    `internal`: only callers holding a credential (INTERNAL_CALLERS) get past /health; every
+    service but the gateway, the one public door, is internal."""
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(
         title=title or settings.service_name,
@@ -52,5 +57,11 @@ def create_app(
     app.include_router(health_router(settings.service_name, health_checks or {}, critical))
     for router in routers:
         app.include_router(router)
+    if internal:
+        callers = parse_callers(settings.internal_callers)
+        if not callers:
+            log.warning("INTERNAL_CALLERS is empty: every request but /health is refused (401)")
+        app.add_middleware(InternalAuth, callers=callers, service=settings.service_name)
+    # Added last, so outermost: a refused request still gets its id and its access-log line.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from servicekit import testing
+
 WATCHED = ("fsync", "replace", "rename")
 
 Hook = Callable[[str, list[str]], None]
@@ -77,7 +79,9 @@ def served(
     with open(log, "ab") as output:
         process = subprocess.Popen(argv, cwd=root, env=env, stdout=output, stderr=output)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=testing.internal_headers(), timeout=30
+        ) as client:
             deadline = time.monotonic() + within
             while True:
                 assert process.poll() is None, log.read_text()

@@ -1,6 +1,8 @@
 """Settings every service shares, read from the environment."""
 
-from pydantic import Field, model_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that must never reach a deployment: they are what a developer types when in a hurry.
@@ -18,8 +20,20 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     # Largest request body accepted, in bytes; larger ones get 413 before any handler runs.
     max_body_bytes: int = 1_048_576
-    # Shared secret that internal services present to each other (X-Internal-Token).
+    # This service's own credential, `<name>:<secret>`, presented on every call it makes to
+    # another service (X-Internal-Token; servicekit.internal).
     internal_token: str = ""
+    # Who may call this service and which routes (JSON; servicekit.internal): the catalog's
+    # callers of this service, each with the sha256 of its secret. Empty: only /health answers.
+    internal_callers: dict[str, Any] = {}
+
+    @field_validator("internal_callers")
+    @classmethod
+    def _valid_callers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from servicekit.internal import parse_callers
+
+        parse_callers(value)  # raises ValueError naming the entry at fault
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> "ServiceSettings":

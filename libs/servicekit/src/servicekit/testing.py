@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib.util
+import os
 import socket
 import threading
 import time
@@ -24,6 +25,23 @@ import uvicorn
 INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
 # Candles per request when seeding: ~300 kB, well under database-service's 8 MiB body limit.
 SEED_CHUNK = 2_000
+
+
+def internal_token() -> str:
+    """The credential the suites present (TESTS_INTERNAL_TOKEN: the operator's, which every
+    service accepts on every route; compose.test.yaml sets it from the env file)."""
+    token = os.environ.get("TESTS_INTERNAL_TOKEN", "")
+    if not token:
+        raise RuntimeError(
+            "TESTS_INTERNAL_TOKEN is not set: run the suites in their test containers "
+            "(`nox -s tests`), which get it from the env file"
+        )
+    return token
+
+
+def internal_headers() -> dict[str, str]:
+    """Headers that get a suite's requests past servicekit.internal."""
+    return {"X-Internal-Token": internal_token()}
 
 
 def unique_symbol(prefix: str) -> str:
@@ -132,10 +150,11 @@ def frame_candles(symbol: str, interval: str, frame) -> list[dict]:
 
 
 @contextlib.contextmanager
-def database_client(url: str, internal_token: str) -> Iterator[httpx.Client]:
-    """database-service itself (its internal API), where the suites store their candles."""
+def database_client(url: str, token: str | None = None) -> Iterator[httpx.Client]:
+    """database-service itself (its internal API), where the suites store their candles; as
+    the operator unless another caller's `token` is given."""
     with httpx.Client(
-        base_url=url, headers={"X-Internal-Token": internal_token}, timeout=30
+        base_url=url, headers={"X-Internal-Token": token or internal_token()}, timeout=30
     ) as client:
         yield client
 

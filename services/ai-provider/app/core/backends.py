@@ -50,7 +50,10 @@ class Backends:
         )
         self.ledger = Ledger(self.redis, s.redis_prefix, s.latency_ewma_alpha)
         self.deep_learning = DeepLearning(
-            s.deep_learning_url, s.deep_learning_timeout, s.deep_learning_retry_seconds
+            s.deep_learning_url,
+            s.deep_learning_timeout,
+            s.deep_learning_retry_seconds,
+            internal_token=s.internal_token,
         )
         self.tracing = tracing.start(s)
         names = ", ".join(self.registry.chat)

@@ -64,9 +64,11 @@ def test_bearer_and_decode(benchmark, token: str) -> None:
 
 def test_forward_headers(benchmark, request_: Request) -> None:
     identity = Identity(user_id="u-1", username="bench-user", session_id="s-1")
-    headers = benchmark(forward_headers, request_, identity, "203.0.113.7")
+    credential = "api-gateway:bench-secret"
+    headers = benchmark(forward_headers, request_, identity, "203.0.113.7", credential)
     names = [name for name, _ in headers]
-    assert b"x-internal-token" not in names
+    assert names.count(b"x-internal-token") == 1
+    assert dict(headers)[b"x-internal-token"] == credential.encode()
     assert b"connection" not in names
     assert dict(headers)[b"x-user-id"] == b"u-1"
     assert dict(headers)[b"x-real-ip"] == b"203.0.113.7"

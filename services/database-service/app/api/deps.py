@@ -1,6 +1,6 @@
-"""Dependencies shared by the routes: settings, backends, a pooled connection, the token check."""
+"""Dependencies shared by the routes: settings, backends, a pooled connection (the internal
+credential is checked before any of them, by servicekit.internal)."""
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,8 +10,6 @@ from fastapi import Depends, HTTPException, Request, status
 from app.core.backends import Backends
 from app.core.clickhouse import ClickHouse
 from app.core.config import Settings
-
-INTERNAL_TOKEN_HEADER = "x-internal-token"  # noqa: S105 - a header name, not a secret
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -52,12 +50,3 @@ def get_clickhouse(backends: BackendsDep) -> ClickHouse:
 
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 ClickHouseDep = Annotated[ClickHouse, Depends(get_clickhouse)]
-
-
-def verify_internal_token(request: Request) -> None:
-    """Raise 401 unless X-Internal-Token equals INTERNAL_TOKEN (an empty setting refuses all)."""
-    expected = get_app_settings(request).internal_token
-    supplied = request.headers.get(INTERNAL_TOKEN_HEADER, "")
-    # Compared as bytes: compare_digest refuses non-ASCII str, and headers may carry any byte.
-    if not expected or not hmac.compare_digest(supplied.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid internal token")

@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
+from servicekit.internal import credential, digest
 from tests.utils import new_user
 
 ROUTES = [
@@ -36,7 +38,7 @@ def test_requests_without_the_token_are_401(
     encoded = {k: v.encode() for k, v in headers.items()}
     response = client.request(method, path, json=body, headers=encoded)
     assert response.status_code == 401
-    assert response.json() == {"detail": "missing or invalid internal token"}
+    assert response.json() == {"detail": "missing or invalid internal credential"}
 
 
 def test_a_refused_create_stores_nothing(client: TestClient, auth: dict[str, str]) -> None:
@@ -149,10 +151,51 @@ def test_missing_create_fields_are_422(client: TestClient, auth: dict[str, str])
         assert response.status_code == 422, missing
 
 
-def test_an_empty_configured_token_refuses_everyone(settings: Settings) -> None:
-    app = build_app(settings.model_copy(update={"internal_token": ""}))
-    with TestClient(app) as client:
+def test_no_configured_callers_refuses_everyone(settings: Settings) -> None:
+    app = build_app(settings.model_copy(update={"internal_callers": {}}))
+    with TestClient(app, headers=testing.internal_headers()) as client:
         response = client.get(f"/users/{uuid.uuid4()}", headers={"x-internal-token": ""})
         assert response.status_code == 401
-        response = client.get(f"/users/{uuid.uuid4()}")
+        response = client.get(f"/users/{uuid.uuid4()}")  # the operator's credential
         assert response.status_code == 401
+        assert client.get("/health").status_code == 200
+
+
+def _as_caller(settings: Settings, name: str) -> tuple[TestClient, dict[str, str]]:
+    """The app with `name` holding a secret of the test's own, held to the routes the
+    catalog gives it (as compose handed them to this container in INTERNAL_CALLERS)."""
+    secret = f"test-{name}-{uuid.uuid4().hex}"
+    entry = {**settings.internal_callers[name], "sha256": digest(secret)}
+    callers = {**settings.internal_callers, name: entry}
+    app = build_app(settings.model_copy(update={"internal_callers": callers}))
+    return TestClient(app), {"x-internal-token": credential(name, secret)}
+
+
+@pytest.mark.parametrize("caller", ["data-bridge", "trading-engine", "ml-processing"])
+def test_only_user_service_reaches_users(settings: Settings, caller: str) -> None:
+    client, headers = _as_caller(settings, caller)
+    with client:
+        for method, path in ROUTES:
+            if not path.startswith("/users"):
+                continue
+            response = client.request(method, path, json=new_user(), headers=headers)
+            assert response.status_code == 403, (caller, method, path)
+            assert response.json()["detail"].startswith(f"{caller} may not call {method} /users")
+
+
+def test_user_service_reaches_users_and_not_the_market(settings: Settings) -> None:
+    client, headers = _as_caller(settings, "user-service")
+    with client:
+        body = new_user()
+        assert client.post("/users", json=body, headers=headers).status_code == 201
+        found = client.get(f"/users/by-username/{body['username']}", headers=headers)
+        assert found.status_code == 200
+        assert client.get("/market/symbols", headers=headers).status_code == 403
+
+
+def test_readers_of_candles_may_not_write_ticks(settings: Settings) -> None:
+    client, headers = _as_caller(settings, "trading-engine")
+    with client:
+        read = client.get("/market/candles?symbol=AAA&interval=1m", headers=headers)
+        assert read.status_code == 200
+        assert client.post("/market/ticks", json={}, headers=headers).status_code == 403

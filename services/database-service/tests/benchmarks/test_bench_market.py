@@ -9,6 +9,7 @@ Every round stores a batch of its own, under a symbol of its own, so nothing acc
 import pytest
 
 from app.market.models import TickBatch
+from servicekit import testing
 from tests.utils import EPOCH_MS, new_batch, new_symbol
 
 BATCH_TICKS = 2_000  # data-bridge's BATCH_MAX_TICKS
@@ -18,7 +19,7 @@ CANDLES = 10_000  # the default limit of GET /market/candles
 @pytest.fixture(scope="module")
 def auth(settings) -> dict[str, str]:
     # Module-scoped twin of the suite's `auth` fixture, for the module-scoped fixtures below.
-    return {"x-internal-token": settings.internal_token}
+    return testing.internal_headers()
 
 
 @pytest.fixture(scope="module")

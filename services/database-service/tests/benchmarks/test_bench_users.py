@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from app.models import UserCreate, UserRecord
+from servicekit import testing
 from tests.utils import new_user
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -59,7 +60,7 @@ def stored(client, auth: dict[str, str]) -> dict:
 @pytest.fixture(scope="module")
 def auth(settings) -> dict[str, str]:
     # Module-scoped twin of the suite's `auth` fixture, for the module-scoped `stored`.
-    return {"x-internal-token": settings.internal_token}
+    return testing.internal_headers()
 
 
 def test_get_user_by_id(benchmark, client, auth: dict[str, str], stored: dict) -> None:

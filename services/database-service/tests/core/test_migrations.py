@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.core import migrations
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 from tests.utils import pg_connect, run
 
 
@@ -41,10 +42,10 @@ def test_starting_twice_applies_nothing_new(settings: Settings) -> None:
         finally:
             await conn.close()
 
-    with TestClient(build_app(settings)):
+    with TestClient(build_app(settings), headers=testing.internal_headers()):
         pass
     first = run(applied)
-    with TestClient(build_app(settings)):
+    with TestClient(build_app(settings), headers=testing.internal_headers()):
         pass
     assert run(applied) == first
     assert set(first) == {m.version for m in migrations.load()}

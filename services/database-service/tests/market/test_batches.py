@@ -11,6 +11,7 @@ from app.main import build_app
 from app.market import sql
 from app.market.batches import fingerprint
 from app.market.models import TickBatch
+from servicekit import testing
 from tests.utils import LOOPBACK, TcpRelay, free_port, new_batch, new_symbol
 
 UNAVAILABLE = {"detail": "clickhouse unavailable, retry later"}
@@ -114,7 +115,7 @@ def test_clickhouse_unreachable_is_503_for_every_market_route(
         "volume": 0.0,
         "ticks": 1,
     }
-    with TestClient(app) as client:
+    with TestClient(app, headers=testing.internal_headers()) as client:
         for method, path, body in (
             ("POST", "/market/ticks", new_batch(symbol)),
             ("POST", "/market/candles", {"candles": [candle]}),
@@ -139,7 +140,7 @@ def test_a_batch_retried_after_clickhouse_returns_is_stored_once(
     symbol = new_symbol()
     first, second = new_batch(symbol, n=25), new_batch(symbol, n=15, start_ms=10**12)
     try:
-        with TestClient(app) as client:
+        with TestClient(app, headers=testing.internal_headers()) as client:
             assert client.post("/market/ticks", json=first, headers=auth).status_code == 200
             relay.close()
             # The caller keeps the batch and retries; the second batch cannot be stored now.

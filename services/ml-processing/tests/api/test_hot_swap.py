@@ -11,6 +11,7 @@ from app import features, learners
 from app.core.config import Settings
 from app.main import build_app
 from app.registry import VERSIONS
+from servicekit import testing
 from tests.utils import frame_to_candles, real_series, serve
 
 CLIENTS = 4
@@ -36,11 +37,12 @@ def test_promotions_under_concurrent_predictions(registry_copy, trained, rows) -
 
     with serve(app) as url:
         order = list(versions)
-        httpx.post(f"{url}/models/{order[0]}/promote").raise_for_status()
+        promote = f"{url}/models/{order[0]}/promote"
+        httpx.post(promote, headers=testing.internal_headers()).raise_for_status()
 
         def predict(worker: int) -> None:
             seen = []
-            with httpx.Client(base_url=url, timeout=10) as http:
+            with httpx.Client(base_url=url, headers=testing.internal_headers(), timeout=10) as http:
                 for i in range(REQUESTS_PER_CLIENT):
                     row = (i * (worker + 1)) % len(rows)
                     response = http.post("/predict", json={"features": rows[row].tolist()})
@@ -55,7 +57,7 @@ def test_promotions_under_concurrent_predictions(registry_copy, trained, rows) -
         for worker in workers:
             worker.start()
         promotions = 0
-        with httpx.Client(base_url=url, timeout=10) as admin:
+        with httpx.Client(base_url=url, headers=testing.internal_headers(), timeout=10) as admin:
             while any(worker.is_alive() for worker in workers) and promotions < 300:
                 target = order[promotions % len(order)]
                 if promotions % 5 == 4:

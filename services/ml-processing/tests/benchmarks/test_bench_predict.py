@@ -23,6 +23,7 @@ from app.core.config import Settings
 from app.main import build_app
 from app.predictor import predict_one
 from app.registry import LoadedModel, Registry
+from servicekit import testing
 from servicekit.pytest_benchmarks import measuring
 from tests.utils import frame_to_candles, real_series, serve
 
@@ -123,7 +124,7 @@ def test_http_predict_latency(benchmark, server: str, rows: np.ndarray, kind: st
     ]
     host, port = server.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **testing.internal_headers()}
 
     def run() -> list[float]:
         timings = []

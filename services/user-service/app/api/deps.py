@@ -1,6 +1,5 @@
 """Dependencies shared by the routes, declared as Annotated types."""
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -12,6 +11,10 @@ from app.core.ratelimit import client_subject
 from app.core.security import TokenError, decode_token
 from app.core.sessions import Session, SessionStore
 from servicekit.http import ServiceClient
+from servicekit.internal import caller_of
+
+# The caller whose X-Real-IP is believed: the one public door.
+GATEWAY = "api-gateway"
 
 # auto_error=False: a missing header must give our 401 with WWW-Authenticate, not a bare 403.
 _bearer = HTTPBearer(auto_error=False, description="access token from /auth/login")
@@ -33,20 +36,14 @@ def get_sessions(backends: Annotated[Backends, Depends(get_backends)]) -> Sessio
     return backends.sessions
 
 
-def _from_gateway(request: Request, internal_token: str) -> bool:
-    supplied = request.headers.get("x-internal-token", "")
-    # Compared as bytes: compare_digest refuses non-ASCII str, and headers may carry any byte.
-    return bool(internal_token) and hmac.compare_digest(supplied.encode(), internal_token.encode())
-
-
 def get_client_address(request: Request) -> str:
     """The client the limits count (see client_subject): the gateway's X-Real-IP, else the peer.
 
-    X-Real-IP is believed only with the internal token: this service's port is published on
-    the host too, where anyone could send the header to pick a fresh budget.
+    X-Real-IP is believed only when the request's internal credential is the gateway's
+    (servicekit.internal): another caller could send the header to pick a fresh budget.
     """
     claimed = request.headers.get("x-real-ip", "").strip()
-    if claimed and _from_gateway(request, get_settings(request).internal_token):
+    if claimed and caller_of(request.scope) == GATEWAY:
         return client_subject(claimed)
     return client_subject(request.client.host if request.client else "unknown")
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 from tests.utils import serve, stand_in
 
 SLOW_SECONDS = 1.5
@@ -49,7 +50,9 @@ async def test_a_burst_beyond_slots_and_queue_gets_429(settings: Settings, eurus
             limited(settings, dl_url, max_workflows=1, workflow_queue=1, step_timeout=4)
         )
         with serve(app) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            async with httpx.AsyncClient(
+                base_url=url, headers=testing.internal_headers(), timeout=60
+            ) as http:
                 body = {"symbol": eurusd, "cache": False}
                 responses, seen = await _burst(http, body, 4)
                 final = (await http.get("/stats")).json()
@@ -76,7 +79,9 @@ async def test_a_cache_hit_needs_no_slot(settings: Settings, eurusd: str) -> Non
             limited(settings, dl_url, max_workflows=1, workflow_queue=0, step_timeout=4)
         )
         with serve(app) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            async with httpx.AsyncClient(
+                base_url=url, headers=testing.internal_headers(), timeout=60
+            ) as http:
                 body = {"symbol": eurusd, "candles": 300}
                 assert (await http.post("/workflows/market-brief", json=body)).status_code == 200
                 # One uncached run holds the only slot; the queue holds none.

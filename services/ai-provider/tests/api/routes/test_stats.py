@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import build_app
+from servicekit import testing
 from tests.utils import ADMIN
 
 
@@ -32,7 +33,7 @@ def test_two_workers_share_the_cache_and_counters(make_client):
     first = make_client()
     settings: Settings = first.app.state.settings
     # A second app on the same Redis prefix stands for uvicorn's second worker.
-    with TestClient(build_app(settings, {})) as second:
+    with TestClient(build_app(settings, {}), headers=testing.internal_headers()) as second:
         sent = {"model": "auto", "messages": [{"role": "user", "content": "shared?"}]}
         assert first.post("/v1/chat/completions", json=sent).headers["X-Cache"] == "miss"
         assert second.post("/v1/chat/completions", json=sent).headers["X-Cache"] == "exact"

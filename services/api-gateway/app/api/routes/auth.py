@@ -28,17 +28,12 @@ async def auth(request: Request, path: str, clients: ClientsDep, client: ClientA
         identity = await authenticate(
             request.headers.get("authorization"), settings.jwt_secret, clients.redis
         )
-    headers = forward_headers(request, identity, client)
-    if settings.internal_token:
-        # user-service believes X-Real-IP only from a caller holding the token: its port is
-        # published on the host too, where anyone could send the header.
-        headers.append((b"x-internal-token", settings.internal_token.encode()))
     return await forward(
         request,
         clients.http,
         service=AUTH_SERVICE,
         url=url,
-        headers=headers,
+        headers=forward_headers(request, identity, client, settings.internal_token),
         deadline=settings.upstream_timeout,
         base=base,
         prefix="",

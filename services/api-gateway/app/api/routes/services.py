@@ -50,7 +50,7 @@ async def api(
         clients.http,
         service=service,
         url=url,
-        headers=forward_headers(request, identity, client),
+        headers=forward_headers(request, identity, client, settings.internal_token),
         deadline=settings.upstream_timeout,
         base=base,
         prefix=f"/api/{service}",

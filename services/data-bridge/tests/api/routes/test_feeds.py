@@ -6,6 +6,7 @@ import json
 import httpx
 from websockets.asyncio.server import ServerConnection, serve
 
+from servicekit import testing
 from tests.utils import eventually, unique_symbol
 
 BASE_MS = 1_700_000_000_000
@@ -55,7 +56,9 @@ async def test_feed_is_ingested_across_reconnects(
     async with serve(upstream.handler, "127.0.0.1", 0, max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
         running = await start_bridge(feed_max_message_bytes=1024, feed_backoff_initial=0.05)
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             created = await client.post(
                 "/feeds", json={"url": f"ws://127.0.0.1:{port}/ticks", "symbols": [symbol]}
             )
@@ -94,7 +97,9 @@ async def test_feed_is_ingested_across_reconnects(
 
 async def test_feed_that_cannot_connect_backs_off(start_bridge) -> None:
     running = await start_bridge(feed_backoff_initial=0.05, feed_backoff_max=0.2)
-    async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers(), timeout=30
+    ) as client:
         # A port nothing listens on: bind one, then close it.
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -137,7 +142,9 @@ async def test_a_feed_stops_reading_while_the_buffer_is_full(
             batch_max_ticks=100,
         )
         proxy.switch("refuse")
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             feed = (
                 await client.post(
                     "/feeds", json={"url": f"ws://127.0.0.1:{port}", "symbols": [symbol]}
@@ -178,7 +185,9 @@ async def test_feed_hosts_must_be_allowed(start_bridge, tmp_path) -> None:
         port = server.sockets[0].getsockname()[1]
         for n, allowed in enumerate(("", "feeds.example.com", "127.0.0.1:1")):
             running = await start_bridge(feed_allowed_hosts=allowed, spool_dir=tmp_path / str(n))
-            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            async with httpx.AsyncClient(
+                base_url=running.url, headers=testing.internal_headers(), timeout=30
+            ) as client:
                 refused = await client.post("/feeds", json={"url": f"ws://127.0.0.1:{port}"})
                 assert refused.status_code == 403, (allowed, refused.text)
                 assert "FEED_ALLOWED_HOSTS" in refused.json()["detail"]
@@ -195,7 +204,9 @@ async def test_internal_hosts_are_refused_without_the_opt_in(start_bridge) -> No
             feed_allow_private=False,
             feed_allowed_hosts="127.0.0.1,localhost,[::1],database-service",
         )
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             for host in ("127.0.0.1", "localhost", "[::1]", "database-service"):
                 refused = await client.post("/feeds", json={"url": f"ws://{host}:{port}"})
                 assert refused.status_code == 403, (host, refused.text)
@@ -225,7 +236,9 @@ async def test_a_name_that_rebinds_to_an_internal_address_is_not_connected(start
         )
         # Public when POST /feeds checks it, then the internal address a server listens on.
         running.bridge.feeds.policy.resolve = resolve = resolver(["93.184.216.34"], ["127.0.0.1"])
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             created = await client.post("/feeds", json={"url": f"ws://feed.example.com:{port}"})
             assert created.status_code == 201, created.text
 
@@ -251,7 +264,9 @@ async def test_a_feed_connects_to_the_address_it_checked(start_bridge) -> None:
         running = await start_bridge(feed_allowed_hosts="*.example.test")
         # The name resolves nowhere but through the policy's resolver.
         running.bridge.feeds.policy.resolve = resolver(["127.0.0.1"])
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             url = f"ws://feed.example.test:{port}/"
             feed = (await client.post("/feeds", json={"url": url, "symbols": [symbol]})).json()
 
@@ -289,7 +304,9 @@ async def test_failures_reveal_nothing_about_the_network(start_bridge) -> None:
             "closed by upstream": hanging_up.sockets[0].getsockname()[1],
         }
         running = await start_bridge(feed_backoff_initial=0.05, feed_backoff_max=0.2)
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers(), timeout=30
+        ) as client:
             for reason, port in ports.items():
                 feed = (await client.post("/feeds", json={"url": f"ws://127.0.0.1:{port}"})).json()
 

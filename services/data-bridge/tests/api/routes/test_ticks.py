@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from servicekit import testing
 from tests.utils import eventually, unique_symbol
 
 BASE_MS = 1_700_000_000_000
@@ -32,7 +33,9 @@ async def test_malformed_ticks_are_counted_per_reason(
         {"symbol": symbol, "price": 1},
         "not a tick",
     ]
-    async with httpx.AsyncClient(base_url=running.url) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers()
+    ) as client:
         # json.dumps writes NaN/Infinity literals, as a careless producer would.
         response = await client.post(
             "/ticks",
@@ -77,7 +80,9 @@ async def test_too_many_ticks_in_one_request_is_413(start_bridge) -> None:
     symbol = unique_symbol("OV")
     running = await start_bridge(known_symbols=symbol, max_ticks_per_request=10)
     ticks = [{"symbol": symbol, "ts_ms": BASE_MS + i, "price": 1} for i in range(11)]
-    async with httpx.AsyncClient(base_url=running.url) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers()
+    ) as client:
         response = await client.post("/ticks", json={"ticks": ticks})
         assert response.status_code == 413
         assert (await client.get("/stats")).json()["rejected"] == {"oversized": 11}
@@ -97,7 +102,9 @@ async def test_a_tick_from_the_future_is_refused_and_does_not_block_real_ones(
     running = await start_bridge(known_symbols=symbol, max_future_ms=60_000)
     now_ms = int(time.time() * 1000)
     year_2099 = 4_070_908_800_000
-    async with httpx.AsyncClient(base_url=running.url) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers()
+    ) as client:
         future = await client.post(
             "/ticks", json={"ticks": [{"symbol": symbol, "ts_ms": year_2099, "price": 1}]}
         )

@@ -7,12 +7,14 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from servicekit import testing
 from tests.utils import RunningBridge, unique_symbol
 
 BASE_MS = 1_700_000_000_000
 
 
 async def subscribe(url: str, symbols: list[str], channels=("ticks",), **options):
+    options.setdefault("additional_headers", testing.internal_headers())
     connection = await connect(url, **options)
     await connection.send(
         orjson.dumps({"op": "subscribe", "symbols": symbols, "channels": list(channels)})
@@ -46,7 +48,9 @@ async def test_200_subscribers_all_receive_the_tick(start_bridge) -> None:
         *(subscribe(running.ws_url, ["*"]) for _ in range(10)),
     )
     try:
-        async with httpx.AsyncClient(base_url=running.url) as client:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=testing.internal_headers()
+        ) as client:
             assert (await client.get("/stats")).json()["subscribers"] == 200
             await post_ticks(client, other, 0, 1)  # only the 10 wildcard subscribers want it
             await post_ticks(client, symbol, 0, 1)
@@ -82,7 +86,9 @@ async def test_slow_subscriber_gets_gaps_while_fast_one_gets_everything(start_br
 
     held.send = blocked_send
     total, step, got = 2000, 50, []
-    async with httpx.AsyncClient(base_url=running.url) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers()
+    ) as client:
         for first in range(0, total, step):
             await post_ticks(client, symbol, first, step)
             while len(got) < first + step:  # the fast one keeps up between bursts
@@ -105,7 +111,9 @@ async def test_candle_channel_and_unsubscribe(start_bridge) -> None:
     symbol = unique_symbol("CN")
     running = await start_bridge(known_symbols=symbol, out_of_order_tolerance_ms=0)
     watcher = await subscribe(running.ws_url, [symbol], channels=["candles:1m", "ticks"])
-    async with httpx.AsyncClient(base_url=running.url) as client:
+    async with httpx.AsyncClient(
+        base_url=running.url, headers=testing.internal_headers()
+    ) as client:
         await post_ticks(client, symbol, 0, 3)
         candle = await next_of_type(watcher, "candle")
         assert candle["symbol"] == symbol and candle["interval"] == "1m"
@@ -122,7 +130,7 @@ async def test_candle_channel_and_unsubscribe(start_bridge) -> None:
 
 
 async def test_bad_requests_get_error_replies(bridge: RunningBridge) -> None:
-    async with connect(bridge.ws_url) as connection:
+    async with connect(bridge.ws_url, additional_headers=testing.internal_headers()) as connection:
         for request, expected in (
             ("not json", "not valid JSON"),
             ('{"op": "dance"}', "expected"),
@@ -138,9 +146,9 @@ async def test_bad_requests_get_error_replies(bridge: RunningBridge) -> None:
 
 async def test_subscribers_beyond_the_limit_are_turned_away(start_bridge) -> None:
     running = await start_bridge(max_subscribers=1)
-    async with connect(running.ws_url) as first:
+    async with connect(running.ws_url, additional_headers=testing.internal_headers()) as first:
         await first.send('{"op": "subscribe", "symbols": ["*"]}')
         await first.recv()
-        async with connect(running.ws_url) as second:
+        async with connect(running.ws_url, additional_headers=testing.internal_headers()) as second:
             await second.wait_closed()
             assert second.close_code == 1013

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from app.api.deps import ClickHouseDep, PoolDep, SettingsDep
-from app.api.internal import InternalRoute
 from app.market import batches, crud
 from app.market.models import (
     CANDLE_LIMIT_DEFAULT,
@@ -23,7 +22,7 @@ from app.market.models import (
     TickCount,
 )
 
-router = APIRouter(prefix="/market", tags=["market"], route_class=InternalRoute)
+router = APIRouter(prefix="/market", tags=["market"])
 
 SymbolQuery = Annotated[str, Query(pattern=SYMBOL_PATTERN)]
 # end_ms may lie past the last storable time: it is an exclusive bound, not a stored value.

@@ -7,10 +7,9 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from app import crud
 from app.api.deps import DbDep
-from app.api.internal import InternalRoute
 from app.models import Email, UserCreate, Username, UserRecord, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=InternalRoute)
+router = APIRouter(prefix="/users", tags=["users"])
 
 # ":path" in the routes below lets a value hold "/" (legal in an email's local part).
 # Lookups accept exactly what creates accept: anything else cannot be stored, so it is a 422.

@@ -15,6 +15,7 @@ from app.api.routes import auth
 from app.core.config import Settings
 from app.core.security import dummy_hash
 from app.main import build_app
+from servicekit import testing
 from tests.utils import bearer, new_credentials, unique_address, via_gateway
 
 INVALID = {"detail": "invalid username or password"}
@@ -169,15 +170,18 @@ def test_successful_logins_never_use_up_the_client_budget(client: TestClient) ->
     )
 
 
-def test_the_gateways_address_is_believed_only_with_the_internal_token() -> None:
+def test_the_client_address_is_believed_only_from_the_gateway() -> None:
+    # Each claim made with a valid credential that is not the gateway's (the operator's).
     claims = [
-        {"X-Real-IP": unique_address(), "X-Internal-Token": "not-the-token"},
-        {"X-Real-IP": unique_address(), "X-Internal-Token": ""},
+        {"X-Real-IP": unique_address()},
+        {"X-Real-IP": unique_address()},
         {"X-Real-IP": unique_address(), "X-Forwarded-For": unique_address()},
     ]
     app = build_app(Settings(login_max_failures_per_client=2))
     # One peer of its own, so no other test's failures count against it.
-    with TestClient(app, client=(unique_address(), 50000)) as client:
+    with TestClient(
+        app, client=(unique_address(), 50000), headers=testing.internal_headers()
+    ) as client:
         statuses = []
         for headers in claims:
             body = {"username": new_credentials()["username"], "password": "wrong-password-1"}
