@@ -1,5 +1,5 @@
-"""toolkit/bench.py without Docker: arguments and scope, the estimate, a run whose parts are
-faked (one failing, one interrupted), and the exit code of a comparison."""
+"""toolkit/bench/ (cli, plan, run) without Docker: arguments and scope, the estimate, a run
+whose parts are faked (one failing, one interrupted), and the exit code of a comparison."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import json
 
 import pytest
 
-from toolkit import bench, bench_build, catalog, results
+from toolkit import catalog
+from toolkit.bench import cli, parts, report, results
+from toolkit.bench import plan as plan_mod
+from toolkit.bench import run as run_mod
+from toolkit.bench.measure import build as bench_build
+from toolkit.bench.parts import build as build_part
+from toolkit.bench.parts import devloop as devloop_part
+from toolkit.bench.parts import in_process as in_process_part
+from toolkit.bench.parts import layers as layers_part
+from toolkit.bench.parts import load as load_part
+from toolkit.bench.parts import start as start_part
 from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
@@ -19,11 +29,11 @@ def core() -> catalog.Catalog:
     return catalog.load()
 
 
-def plan(cat: catalog.Catalog, *argv: str) -> bench.Plan:
-    return bench.make_plan(cat, bench.parse_args(list(argv)))
+def plan(cat: catalog.Catalog, *argv: str) -> plan_mod.Plan:
+    return plan_mod.make_plan(cat, cli.parse_args(list(argv)))
 
 
-def names(chosen: bench.Plan) -> list[str]:
+def names(chosen: plan_mod.Plan) -> list[str]:
     return [s.name for s in chosen.services]
 
 
@@ -33,12 +43,12 @@ def names(chosen: bench.Plan) -> list[str]:
 def test_defaults_are_the_core_profile_every_part_three_rounds(core) -> None:
     chosen = plan(core)
     # no data-bridge nor ai-orchestration in core
-    core_parts = tuple(p for p in bench.PARTS if p not in ("stream", "ai"))
+    core_parts = tuple(p for p in parts.names() if p not in ("stream", "ai"))
     assert (names(chosen), chosen.profile, chosen.parts) == (CORE, "core", core_parts)
     assert (chosen.rounds, chosen.quick, chosen.baseline) == (3, False, True)
-    assert chosen.cases == bench_build.CASES
-    args = bench.parse_args([])
-    assert args.tolerance == bench.report.TOLERANCE and args.compare is None
+    assert build_part.cases(chosen) == bench_build.CASES
+    args = cli.parse_args([])
+    assert args.tolerance == report.TOLERANCE and args.compare is None
 
 
 def test_tier_services_and_profile_select_services_and_profile(core, multi_tier) -> None:
@@ -83,7 +93,7 @@ def test_a_tier_without_services_names_the_tiers_that_have_some(core) -> None:
 
 def test_scope_arguments_exclude_each_other(core) -> None:
     with pytest.raises(SystemExit):
-        bench.parse_args(["--tier", "1", "--services", "api-gateway"])
+        cli.parse_args(["--tier", "1", "--services", "api-gateway"])
 
 
 @pytest.mark.parametrize(
@@ -105,10 +115,14 @@ def test_unknown_names_list_the_valid_ones(core, argv, problem, valid) -> None:
 
 def test_quick_means_one_round_and_the_cases_without_the_index(core) -> None:
     quick = plan(core, "--quick", "--no-baseline", "--parts", "layers, build")
-    assert (quick.rounds, quick.cases, quick.baseline) == (1, bench_build.QUICK_CASES, False)
+    assert (quick.rounds, build_part.cases(quick), quick.baseline) == (
+        1,
+        bench_build.QUICK_CASES,
+        False,
+    )
     assert quick.parts == ("build", "layers")  # in running order
     assert plan(core, "--quick", "--rounds", "2").rounds == 2
-    assert quick.scope() == {
+    assert plan_mod.scope(quick) == {
         "kind": "bench",
         "services": CORE,
         "profile": "core",
@@ -118,11 +132,11 @@ def test_quick_means_one_round_and_the_cases_without_the_index(core) -> None:
         "cases": list(bench_build.QUICK_CASES),
         "baseline": False,
     }
-    assert "cases" not in plan(core, "--parts", "start").scope()
+    assert "cases" not in plan_mod.scope(plan(core, "--parts", "start"))
 
 
 def test_http_and_memory_are_one_step(core) -> None:
-    steps = bench.steps(plan(core))
+    steps = plan_mod.steps(plan(core))
     assert [s.name for s in steps] == [
         "build",
         "start",
@@ -131,7 +145,7 @@ def test_http_and_memory_are_one_step(core) -> None:
         "layers",
         "devloop",
     ]
-    assert [s.name for s in bench.steps(plan(core, "--parts", "memory,devloop"))] == [
+    assert [s.name for s in plan_mod.steps(plan(core, "--parts", "memory,devloop"))] == [
         "memory",
         "devloop",
     ]
@@ -142,15 +156,15 @@ def test_http_and_memory_are_one_step(core) -> None:
 
 def test_estimate_without_an_earlier_run_is_the_build_estimate_and_guesses(core) -> None:
     chosen = plan(core, "--services", "api-gateway", "--rounds", "2")
-    expected = bench.estimate(chosen)
-    build = bench_build.estimate(chosen.services, 2, bench_build.CASES, True, None)
-    assert expected["build"] == (bench.GUESS["build_preparation"] + build, "build medians, guesses")
-    assert expected["start"] == (2 * bench.GUESS["start_round"], "a rough guess")
-    assert expected["http+memory"][0] == bench.GUESS["load"][False] + bench.GUESS["memory"]
-    guess = bench.GUESS["devloop_service"] + 2 * bench.GUESS["devloop_round"]
+    expected = plan_mod.estimate(chosen)
+    builds = bench_build.estimate(list(chosen.services), 2, bench_build.CASES, True, None)
+    assert expected["build"] == (build_part.PREPARATION_GUESS + builds, "build medians, guesses")
+    assert expected["start"] == (2 * start_part.ROUND_GUESS, "a rough guess")
+    assert expected["http+memory"][0] == load_part.LOAD_GUESS[False] + load_part.MEMORY_GUESS
+    guess = devloop_part.SERVICE_GUESS + 2 * devloop_part.ROUND_GUESS
     assert expected["devloop"][0] == guess
-    quick = bench.estimate(plan(core, "--quick", "--parts", "in_process"))
-    assert quick["in_process"] == (3 * bench.GUESS["in_process_service"][True], "a rough guess")
+    quick = plan_mod.estimate(plan(core, "--quick", "--parts", "in_process"))
+    assert quick["in_process"] == (3 * in_process_part.SERVICE_GUESS[True], "a rough guess")
 
 
 def test_estimate_scales_the_newest_comparable_durations(core) -> None:
@@ -165,24 +179,38 @@ def test_estimate_scales_the_newest_comparable_durations(core) -> None:
     }
     runs = [(earlier, "bench-2.json"), (older, "bench-1.json")]
     chosen = plan(core, "--services", "api-gateway", "--rounds", "3")
-    expected = bench.estimate(chosen, runs)
+    expected = plan_mod.estimate(chosen, runs)
     assert expected["start"] == (150.0, "bench-2.json")  # per round
     assert expected["layers"] == (10.0, "bench-2.json")  # per service
     assert expected["http+memory"] == (44.0, "bench-1.json")  # the newer one failed in it
     assert expected["build"][1] == "build medians, guesses"  # other builds: not comparable
-    quick = bench.estimate(plan(core, "--quick", "--parts", "start"), runs)
-    assert quick["start"] == (bench.GUESS["start_round"], "a rough guess")  # shorter loads
+    quick = plan_mod.estimate(plan(core, "--quick", "--parts", "start"), runs)
+    assert quick["start"] == (start_part.ROUND_GUESS, "a rough guess")  # shorter loads
 
 
 def test_guesses_weigh_heavier_tiers(multi_tier) -> None:
-    light = bench.estimate(plan(multi_tier, "--tier", "1", "--parts", "layers,start"))
-    heavy = bench.estimate(plan(multi_tier, "--tier", "5", "--parts", "layers,start"))
-    assert light["layers"][0] == 3 * bench.GUESS["layers_service"]
-    assert heavy["layers"][0] == 15 * bench.GUESS["layers_service"]
+    light = plan_mod.estimate(plan(multi_tier, "--tier", "1", "--parts", "layers,start"))
+    heavy = plan_mod.estimate(plan(multi_tier, "--tier", "5", "--parts", "layers,start"))
+    assert light["layers"][0] == 3 * layers_part.SERVICE_GUESS
+    assert heavy["layers"][0] == 15 * layers_part.SERVICE_GUESS
     assert heavy["start"][0] == 15 * light["start"][0]  # profile full against core
 
 
 # ---- a run with its parts faked --------------------------------------------------------------
+
+
+def faked(monkeypatch, **measures) -> None:
+    """The parts measure with `measures` (by part name; parts sharing a Measure share the
+    replacement) and need nothing prepared, so nothing touches Docker."""
+    replaced: dict = {}
+    for part in parts.PARTS:
+        if part.name in measures and part.measure not in replaced:
+            replaced[part.measure] = dataclasses.replace(part.measure, measure=measures[part.name])
+    swapped = tuple(
+        dataclasses.replace(p, measure=replaced.get(p.measure, p.measure)) for p in parts.PARTS
+    )
+    monkeypatch.setattr(parts, "PARTS", swapped)
+    monkeypatch.setattr(run_mod, "prepare", lambda plan, needs: None)
 
 
 @pytest.fixture
@@ -208,11 +236,9 @@ def test_a_failing_part_is_recorded_and_the_others_are_saved(isolated, monkeypat
         ran.append("layers")
         raise RuntimeError("dive crashed")
 
-    monkeypatch.setattr(bench, "measure_build", build)
-    monkeypatch.setattr(bench, "measure_start", start)
-    monkeypatch.setattr(bench, "measure_layers", layers)
+    faked(monkeypatch, build=build, start=start, layers=layers)
     argv = ["--services", "api-gateway", "--parts", "build,start,layers", "--output", "t.json"]
-    assert bench.main(argv) == 1
+    assert cli.main(argv) == 1
     assert ran == ["build", "start", "layers"]
     saved = json.loads((isolated / "t.json").read_text())
     assert saved["start"]["services"]["api-gateway"]["median"] == 4.0
@@ -237,11 +263,9 @@ def test_ctrl_c_saves_what_was_measured_and_runs_nothing_more(isolated, monkeypa
     def load(plan, run):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench, "measure_start", start)
-    monkeypatch.setattr(bench, "measure_load", load)
-    monkeypatch.setattr(bench, "measure_layers", lambda plan, run: ran.append("layers"))
+    faked(monkeypatch, start=start, http=load, layers=lambda plan, run: ran.append("layers"))
     argv = ["--parts", "start,http,layers", "--output", "ci/run.json"]
-    assert bench.main(argv) == 130
+    assert cli.main(argv) == 130
     assert ran == ["start"]
     saved = json.loads((isolated / "ci" / "run.json").read_text())
     assert saved["errors"] == {"http": "interrupted (Ctrl-C)"}
@@ -259,7 +283,7 @@ def test_an_interrupted_save_leaves_no_temporary_file(isolated, monkeypatch) -> 
     monkeypatch.setattr(type(isolated), "write_text", interrupted)
     run = {"started": "2026-11-29T12:00:00+00:00"}
     with pytest.raises(KeyboardInterrupt):
-        bench.save(run, None)
+        run_mod.save(run, None)
     monkeypatch.undo()
     assert list(isolated.iterdir()) == []
 
@@ -274,7 +298,7 @@ def document(start_seconds: float) -> dict:
         "scope": {"services": ["api-gateway"], "parts": ["start"]},
         "machine": {"cpus": 2},
     }
-    run.update({section: {} for section in results.SECTIONS})
+    run.update({section: {} for section in parts.SECTIONS})
     run["start"] = {"services": {"api-gateway": results.summary([start_seconds])}}
     return run
 
@@ -282,10 +306,10 @@ def document(start_seconds: float) -> dict:
 def test_compare_exits_non_zero_on_a_regression(isolated) -> None:
     fast = results.save(document(4.0), "fast.json")
     slow = results.save(document(9.0), "slow.json")
-    assert bench.compare(document(4.0), fast, 0.25) == 0
-    assert bench.compare(document(9.0), fast, 0.25) == 1
-    assert bench.compare(document(9.0), fast, 2.0) == 0  # within a wide tolerance
-    assert bench.main(["--report-only", str(fast), "--compare", str(fast)]) == 0
-    assert bench.main(["--report-only", str(slow), "--compare", str(fast)]) == 1
+    assert cli.compare(document(4.0), fast, 0.25) == 0
+    assert cli.compare(document(9.0), fast, 0.25) == 1
+    assert cli.compare(document(9.0), fast, 2.0) == 0  # within a wide tolerance
+    assert cli.main(["--report-only", str(fast), "--compare", str(fast)]) == 0
+    assert cli.main(["--report-only", str(slow), "--compare", str(fast)]) == 1
     assert (isolated / "slow.md").is_file() and (isolated / "slow.png").is_file()
-    assert bench.main(["--report-only", str(isolated / "missing.json")]) == 1
+    assert cli.main(["--report-only", str(isolated / "missing.json")]) == 1

@@ -1,10 +1,11 @@
-"""toolkit/bench_ai.py without Docker: the replayed request mix and how a wrong hit is told."""
+"""toolkit/bench/measure/ai.py without Docker: the replayed request mix and how a wrong hit is
+told."""
 
 from __future__ import annotations
 
 import collections
 
-from toolkit import bench_ai
+from toolkit.bench.measure import ai as bench_ai
 
 
 def test_the_mix_is_the_same_every_run_and_skewed() -> None:

@@ -1,4 +1,4 @@
-"""toolkit/bench_build.py and toolkit/seed_strategy.py without an engine: the seed project,
+"""toolkit/bench/measure/build.py and seed_strategy.py without an engine: the seed project,
 build trees, compose files, log evidence, estimates, and measure()'s bookkeeping with the
 builds faked."""
 
@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolkit import bench_build, catalog, seed_strategy, wheels
+from toolkit import catalog, envfile, wheels
+from toolkit.bench import results
+from toolkit.bench.measure import build as bench_build
+from toolkit.bench.measure import seed_strategy
 from toolkit.errors import ToolkitError
 
 
@@ -107,12 +110,12 @@ def test_seed_compose_builds_like_ours(gateway, tmp_path) -> None:
 
 def test_interpolate_follows_compose() -> None:
     env = {"A": "1", "EMPTY": ""}
-    assert seed_strategy.interpolate("x${A}y", env) == "x1y"
-    assert seed_strategy.interpolate("${A:?A is not set: run inv env}", env) == "1"
-    assert seed_strategy.interpolate("${LOG_LEVEL:-INFO}", env) == "INFO"
-    assert seed_strategy.interpolate('{"a":"b"}', env) == '{"a":"b"}'
+    assert envfile.interpolate("x${A}y", env) == "x1y"
+    assert envfile.interpolate("${A:?A is not set: run inv env}", env) == "1"
+    assert envfile.interpolate("${LOG_LEVEL:-INFO}", env) == "INFO"
+    assert envfile.interpolate('{"a":"b"}', env) == '{"a":"b"}'
     with pytest.raises(ToolkitError, match="EMPTY is not set"):
-        seed_strategy.interpolate("${EMPTY:?oops}", env)
+        envfile.interpolate("${EMPTY:?oops}", env)
 
 
 STEP = (
@@ -192,7 +195,7 @@ def faked(monkeypatch):
     monkeypatch.setattr(bench_build, "ServiceBench", FakeBench)
     monkeypatch.setattr(bench_build, "_prepare", lambda services, progress: None)
     monkeypatch.setattr(seed_strategy, "prepare", lambda services, progress: None)
-    monkeypatch.setattr(bench_build, "previous_run", lambda: None)
+    monkeypatch.setattr(results, "previous_run", lambda: None)
     monkeypatch.setattr(bench_build, "image_mb", lambda tag: 150.0 if "seed" in tag else 120.0)
     checked: list[dict] = []
     monkeypatch.setattr(

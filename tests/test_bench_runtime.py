@@ -11,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from toolkit import bench_inprocess, bench_resources, bench_start, catalog, loadgen
+from toolkit import catalog, loadgen
+from toolkit.bench.measure import http as http_measure
+from toolkit.bench.measure import in_process as bench_inprocess
+from toolkit.bench.measure import resources as bench_resources
+from toolkit.bench.measure import start as bench_start
 from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
@@ -259,7 +263,7 @@ class FakeGateway:
 def test_gateway_scenarios_register_measure_and_log_out(core) -> None:
     fake = FakeGateway()
     section = run(
-        loadgen.gateway_scenarios(
+        http_measure.gateway_scenarios(
             core,
             concurrency=4,
             seconds=0.3,
@@ -442,9 +446,8 @@ def test_benchmark_figures_in_microseconds() -> None:
 
 @pytest.fixture
 def fake_compose(monkeypatch):
-    monkeypatch.setattr(
-        bench_inprocess.stack, "compose_argv", lambda *files, profiles=(): ["docker", "compose"]
-    )
+    fake = type("Cli", (), {"argv": lambda self, *args: ["docker", "compose", *args]})()
+    monkeypatch.setattr(bench_inprocess.stack, "cli", lambda *files, profiles=(): fake)
     prepared = []
     monkeypatch.setattr(
         bench_inprocess.testing, "prepare", lambda cat, service: prepared.append(service.name)

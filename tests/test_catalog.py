@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
-from toolkit import catalog
+from toolkit import catalog, composefile
 from toolkit.errors import ToolkitError
 
 CORE = ["api-gateway", "user-service", "database-service"]
@@ -274,26 +279,30 @@ def _public_without_access(d):
     [
         (_drop_top_level_services, "top level", "missing key 'services'"),
         (_drop_port, "services.user-service", "missing key 'port'"),
-        (_duplicate_port, "services.user-service", "port 8000 is already used by api-gateway"),
-        (_unknown_dependency, "services.api-gateway", "unknown service 'ghost-service'"),
-        (_heavier_dependency, "services.api-gateway", "heavier tier"),
-        (_unknown_infrastructure, "services.database-service", "unknown infrastructure 'mongodb'"),
+        (_duplicate_port, "services.user-service.port", "port 8000 is already used by api-gateway"),
+        (_unknown_dependency, "services.api-gateway.depends_on[1]", "unknown service 'ghost-"),
+        (_heavier_dependency, "services.api-gateway.depends_on[0]", "heavier tier"),
+        (
+            _unknown_infrastructure,
+            "services.database-service.infrastructure[1]",
+            "unknown infrastructure 'mongodb'",
+        ),
         (_bad_name, "services.Bad_Name", "lower-case letters, digits and dashes"),
-        (_unknown_tier, "services.user-service", "tier 9 is not one of [1, 2, 3, 4, 5]"),
+        (_unknown_tier, "services.user-service.tier", "tier 9 is not one of [1, 2, 3, 4, 5]"),
         (_profile_tier, "profiles.huge", "tier 7 is not in tiers"),
-        (_infrastructure_without_port, "infrastructure.redis", "needs image and port"),
-        (_bad_budget, "services.user-service.budgets.image_mb", "expected {seed"),
-        (_not_a_mapping, "services.user-service", "expected a mapping"),
-        (_unknown_used_service, "services.user-service", "uses unknown service 'ghost-service'"),
-        (_uses_itself, "services.user-service", "cannot use itself"),
-        (_needed_and_optional, "services.user-service", "in both depends_on and uses"),
-        (_access_not_a_list, "services.data-bridge.access", "expected a list of rules"),
-        (_access_rule_not_a_mapping, "services.data-bridge.access[1]", "a rule is a mapping"),
-        (_access_typo_method, "services.data-bridge.access[0]", "unknown method 'POTS'"),
-        (_access_typo_role, "services.data-bridge.access[0]", "unknown role 'admn'"),
-        (_access_relative_path, "services.data-bridge.access[0]", "path must start with '/'"),
+        (_infrastructure_without_port, "infrastructure.redis", "missing key 'port'"),
+        (_bad_budget, "services.user-service.budgets.image_mb", "unknown key 'goal'"),
+        (_not_a_mapping, "services.user-service", "expected a mapping, got a list"),
+        (_unknown_used_service, "services.user-service.uses[0]", "uses unknown service 'ghost-"),
+        (_uses_itself, "services.user-service.uses[0]", "cannot use itself"),
+        (_needed_and_optional, "services.user-service.uses[0]", "in both depends_on and uses"),
+        (_access_not_a_list, "services.data-bridge.access", "expected a list, got a mapping"),
+        (_access_rule_not_a_mapping, "services.data-bridge.access[1]", "expected a mapping"),
+        (_access_typo_method, "services.data-bridge.access[0].methods[0]", "method 'POTS'"),
+        (_access_typo_role, "services.data-bridge.access[0].role", "unknown role 'admn'"),
+        (_access_relative_path, "services.data-bridge.access[0].path", "must start with '/'"),
         (_access_unknown_key, "services.data-bridge.access[0]", "unknown key 'roles'"),
-        (_access_on_an_internal_service, "services.database-service", "only public services"),
+        (_access_on_an_internal_service, "services.database-service.access", "only public"),
         (_public_without_access, "services.trading-engine", "needs an `access` list"),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else None,
@@ -325,15 +334,22 @@ def test_parse_rejects_non_mapping(data):
         catalog.parse(data)
 
 
-def test_parse_keeps_unknown_keys_as_extra(catalog_data):
+def test_extra_holds_the_declared_keys_as_written(catalog_data):
     cat = catalog.parse(catalog_data)
     assert cat.service("user-service").extra == {
         "secrets": ["jwt", "admin"],
         "env": {"BCRYPT_ROUNDS": 12},
         "test_env": {"BCRYPT_ROUNDS": 4},
         "limits": {"memory_mb": 512, "pids": 512},
+        "replicas": 2,
     }
     assert "tier" not in cat.service("user-service").extra
+
+
+def test_a_service_with_state_runs_one_replica(catalog_data):
+    catalog_data["services"]["data-bridge"]["replicas"] = 2
+    with pytest.raises(ToolkitError, match=r"data-bridge\.replicas: a service with `state: true`"):
+        catalog.parse(catalog_data)
 
 
 def test_load_reports_missing_file_and_bad_yaml(tmp_path):
@@ -341,7 +357,7 @@ def test_load_reports_missing_file_and_bad_yaml(tmp_path):
         catalog.load(tmp_path / "absent.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("services: [unclosed\n")
-    with pytest.raises(ToolkitError, match=r"broken\.yaml is not valid YAML"):
+    with pytest.raises(ToolkitError, match=r"broken\.yaml:2:1: not valid YAML: expected ','"):
         catalog.load(broken)
 
 
@@ -435,3 +451,236 @@ def test_infra_profiles_follow_the_lightest_service_needing_them(catalog_data):
     assert cat.infra_profiles("redis") == ["core", "data", "ai", "full"]
     assert cat.infra_profiles("clickhouse") == ["ai", "full"]
     assert cat.infra_profiles("postgres") == []
+
+
+# ---- load(): typed models, positions, several problems at once ------------------------------
+
+
+def _edited(*edits: tuple[str, str]) -> str:
+    """The committed catalog.yaml's text with each `old` replaced (once) by `new`."""
+    text = catalog.CATALOG_FILE.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def _problems(tmp_path, text: str) -> list[str]:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    with pytest.raises(ToolkitError) as info:
+        catalog.load(path)
+    assert info.value.fix == f"fix {path} and retry"
+    return [line.removeprefix(f"{path}:") for line in info.value.problem.splitlines()]
+
+
+USER_DEPENDS = "    depends_on: [database-service]\n    # jwt: signs"
+
+
+def test_a_typo_is_an_error_with_its_line_and_a_suggestion(tmp_path):
+    text = _edited((USER_DEPENDS, USER_DEPENDS.replace("depends_on", "depnds_on")))
+    line = _line_of(text, "depnds_on")
+    assert _problems(tmp_path, text) == [
+        f"{line}:5: services.user-service: unknown key 'depnds_on' (did you mean 'depends_on'?)"
+    ]
+
+
+def test_an_unknown_key_without_a_close_match_lists_the_keys(tmp_path):
+    text = _edited(
+        ("    state: true            # the spool", "    colour: blue\n    state: true  # the spool")
+    )
+    (problem,) = _problems(tmp_path, text)
+    assert problem.startswith(f"{_line_of(text, 'colour')}:5: services.data-bridge: ")
+    assert "unknown key 'colour' (the keys here: tier, port, health," in problem
+
+
+def test_an_unknown_secret_lists_the_secrets(tmp_path):
+    text = _edited(("secrets: [jwt, admin]", "secrets: [jwt, jwtt]"))
+    line = _line_of(text, "jwtt")
+    assert _problems(tmp_path, text) == [
+        f"{line}:20: services.user-service.secrets[1]: unknown secret 'jwtt' "
+        "(did you mean 'jwt'?); the secrets are: jwt, admin"
+    ]
+    text = _edited(("secrets: [jwt, admin]", "secrets: [vault]"))
+    (problem,) = _problems(tmp_path, text)
+    assert "unknown secret 'vault' (the secrets are: jwt, admin)" in problem
+
+
+def test_secrets_are_the_ones_render_knows():
+
+    assert set(catalog.SECRETS) == set(composefile.SECRET_ENV)
+
+
+def test_tiers_as_a_list_is_an_error_not_a_traceback(tmp_path):
+    text = _edited(
+        ("tiers:\n  1: core\n  2: data\n", "tiers: [core, data]\n"), ("  3: ai", "  # 3")
+    )
+    text = text.replace("  4: ai-advanced\n  5: ml-heavy\n", "")
+    line = _line_of(text, "tiers: [core")
+    assert _problems(tmp_path, text) == [f"{line}:8: tiers: expected a mapping, got a list"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "what"),
+    [
+        ("port: 8002", "port: eighty", "services.trading-engine.port", "expected an integer, got"),
+        (
+            "port: 8002",
+            "port: 80000",
+            "services.trading-engine.port",
+            "less than or equal to 65535",
+        ),
+        ('python: "3.11"', "python: 3.11", "python", 'the number 3.11 (quote it: "3.11")'),
+        ("public: true           # /api/trading", "public: yes", "public", "true or false"),
+        ("tuning: {workers: 1, threads: 4}", "tuning: {workers: two}", "workers", "an integer"),
+        (
+            "env: {BCRYPT_ROUNDS: 12}",
+            "env: {BCRYPT_ROUNDS: [12]}",
+            "env.BCRYPT_ROUNDS",
+            "a string,",
+        ),
+        ("env: {BCRYPT_ROUNDS: 12}", "env: {bcrypt-rounds: 12}", "env.bcrypt-rounds", "variable"),
+        ("depends_on: [database-service]", "depends_on: database-service", "depends_on", "a list"),
+        ("tuning: {workers: 2, threads: 1}", "tuning:", "tuning", "a mapping, got nothing (null)"),
+        ("health: /health", "health: health", "api-gateway.health", "must start with '/'"),
+    ],
+)
+def test_wrong_types_name_the_value(tmp_path, old, new, where, what):
+    text = _edited((old, new))
+    (problem,) = _problems(tmp_path, text)
+    line = _line_of(text, new.split(":")[0] if new.endswith(":") else new)
+    assert problem.startswith(f"{line}:"), problem
+    assert where in problem.split(": ")[1]
+    assert what in problem
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        ("image_mb: {seed: 200, target: 110}", "imag_mb: {seed: 200, target: 110}", "'image_mb'"),
+        ("image_mb: {seed: 200, target: 110}", "image_mb: {seed: 200, taget: 110}", "'target'"),
+        ("limits: {memory_mb: 512, pids: 512}", "limits: {memory: 512, pids: 512}", "'memory_mb'"),
+        ("{methods: [POST], path: /ticks, role: admin}", "{method: [POST], path: /ticks}", "'me"),
+        ("tuning: {workers: 2, threads: 1}", "tuning: {worker: 2, threads: 1}", "'workers'"),
+        ("trading-engine: [{methods: [GET]", "trading-engine: [{mehtods: [GET]", "'methods'"),
+        ("core: {start_seconds: {seed: 30", "core: {start_second: {seed: 30", "'start_seconds'"),
+    ],
+)
+def test_a_nested_typo_is_named_with_a_suggestion(tmp_path, old, new, what):
+    text = _edited((old, new))
+    problems = _problems(tmp_path, text)
+    line = _line_of(text, new)
+    assert any(p.startswith(f"{line}:") and f"did you mean {what}" in p for p in problems), problems
+
+
+def test_several_problems_at_once_in_file_order(tmp_path):
+    text = _edited(
+        ("port: 8002", "port: 8000"),  # trading-engine takes the gateway's port
+        ("depends_on: [user-service]", "depends_on: [user-servce]"),
+        ("infrastructure: [redis]  # the signal cache", "infrastructure: [redis, mongo]"),
+    )
+    problems = _problems(tmp_path, text)
+    lines = [int(p.split(":")[0]) for p in problems]
+    assert lines == sorted(lines) and len(problems) == 3, problems
+    assert "unknown service 'user-servce' (did you mean 'user-service'?)" in problems[0]
+    assert "port 8000 is already used by api-gateway" in problems[1]
+    assert "unknown infrastructure 'mongo'" in problems[2]
+    with pytest.raises(ToolkitError) as info:
+        catalog.load(tmp_path / "catalog.yaml")
+    assert catalog.one_line(info.value).endswith(
+        f"(and 2 more); fix {tmp_path / 'catalog.yaml'} and retry"
+    )
+    assert "\n" not in catalog.one_line(info.value)
+
+
+def test_shape_errors_are_listed_together(tmp_path):
+    text = _edited(
+        ("port: 8002", "port: eighty"),
+        (USER_DEPENDS, USER_DEPENDS.replace("depends_on", "depnds_on")),
+        ("secrets: [jwt]", "secrets: [jwt, root]"),
+    )
+    problems = _problems(tmp_path, text)
+    assert [p.split(": ", 2)[1] for p in problems] == [
+        "services.api-gateway.secrets[1]",
+        "services.user-service",
+        "services.trading-engine.port",
+    ]
+    assert "unknown secret 'root'" in problems[0]
+    assert "unknown key 'depnds_on'" in problems[1]
+    assert "expected an integer, got the string 'eighty'" in problems[2]
+
+
+def test_a_duplicate_key_is_an_error(tmp_path):
+    text = _edited(("    port: 8002\n", "    port: 8002\n    port: 8009\n"))
+    (problem,) = _problems(tmp_path, text)
+    first = _line_of(text, "port: 8002")
+    assert problem == (
+        f"{first + 1}:5: services.trading-engine: duplicate key 'port' "
+        f"(first on line {first}; YAML keeps the last)"
+    )
+
+
+def test_an_unloaded_catalog_raises_its_error_when_used():
+    error = ToolkitError("catalog.yaml:3:1: top level: broken", "fix catalog.yaml and retry")
+    stand_in = catalog.Unloaded(error)
+    with pytest.raises(ToolkitError, match="broken"):
+        stand_in.service("api-gateway")
+    assert (
+        catalog.one_line(error) == "catalog.yaml:3:1: top level: broken; fix catalog.yaml and retry"
+    )
+
+
+# ---- the JSON Schema for editors --------------------------------------------------------------
+
+
+def test_the_committed_schema_is_the_generated_one():
+    committed = json.loads(catalog.SCHEMA_FILE.read_text())
+    assert committed == catalog.json_schema(), (
+        "catalog.schema.json is stale: run "
+        "`.venv/bin/python -m toolkit.catalog --schema > catalog.schema.json`"
+    )
+
+
+def test_catalog_yaml_names_its_schema():
+    first = catalog.CATALOG_FILE.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./catalog.schema.json"
+
+
+def test_the_schema_forbids_unknown_keys_everywhere():
+    schema = catalog.json_schema()
+    assert schema["additionalProperties"] is False
+    for name, definition in schema["$defs"].items():
+        assert definition.get("additionalProperties") is False, name
+    service = schema["$defs"]["Service"]["properties"]
+    assert service["secrets"]["items"]["enum"] == list(catalog.SECRETS)
+    assert "depends_on" in service and "gateway" in service and "limits" in service
+
+
+# ---- nox --list survives a broken catalog -------------------------------------------------------
+
+
+def test_nox_list_survives_a_broken_catalog(tmp_path):
+    text = _edited((USER_DEPENDS, USER_DEPENDS.replace("depends_on", "depnds_on")))
+    broken = tmp_path / "catalog.yaml"
+    broken.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "nox", "--list"],
+        cwd=catalog.ROOT,
+        env={**os.environ, "TIERED_CATALOG": str(broken)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.strip().splitlines()
+    assert said == [
+        f"nox > {broken}:{_line_of(text, 'depnds_on')}:5: services.user-service: unknown key "
+        f"'depnds_on' (did you mean 'depends_on'?); fix {broken} and retry"
+    ]
+    for session in ("lint", "toolkit", "tests(catalog-error)"):
+        assert f" {session} " in result.stdout, result.stdout

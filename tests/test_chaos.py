@@ -23,7 +23,7 @@ def test_ticks_are_counted_per_request_range_by_clickhouse(monkeypatch):
     # ClickHouse holds request 0 once, request 1 (stored though unanswered), request 2 twice
     # for one tick and missing another.
     rows = "0\t5\t5\n1\t5\t5\n2\t5\t4\n"
-    monkeypatch.setattr(chaos, "clickhouse_scalar", lambda query: rows)
+    monkeypatch.setattr(chaos.load, "clickhouse_scalar", lambda query: rows)
     acknowledged, lost, duplicated = load.count()
     assert acknowledged == 10
     assert lost == 1  # request 2: 5 acknowledged, 4 distinct ticks stored

@@ -11,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 from servicekit.app import create_app
 from servicekit.internal import credential, digest, parse_callers, rule_matches
 from servicekit.settings import ServiceSettings
-from toolkit import catalog, envfile, render
+from toolkit import catalog, composefile, envfile
 
 SECRETS = {"api-gateway": "gw-secret-1", "data-bridge": "db-secret-2", "operator": "op-secret-3"}
 CALLERS = {
@@ -144,14 +144,14 @@ def test_rule_matching(methods, prefix, method, path, expected):
 
 def _rendered_callers(name: str) -> dict:
     cat = catalog.load()
-    raw = render.internal_callers(cat, cat.service(name))
+    raw = composefile.internal_callers(cat, cat.service(name))
     return json.loads(raw)
 
 
 def test_each_service_accepts_exactly_its_catalog_callers_and_the_operator():
     cat = catalog.load()
     for service in cat.services.values():
-        env = render.service_environment(cat, service)
+        env = composefile.service_environment(cat, service)
         assert env["INTERNAL_TOKEN"].startswith(f"{service.name}:${{INTERNAL_TOKEN_")
         if service.extra.get("gateway"):
             assert "INTERNAL_CALLERS" not in env  # the public door takes tokens, not credentials
@@ -174,7 +174,7 @@ def test_only_user_service_may_touch_users():
 def test_only_the_gateway_is_published():
     published = [s.name for s in catalog.load().services.values() if s.publish]
     assert published == ["api-gateway"]
-    compose = render.compose(catalog.load())
+    compose = composefile.compose(catalog.load())
     assert [n for n, d in compose["services"].items() if "ports" in d] == ["api-gateway"]
 
 

@@ -14,7 +14,7 @@ from invoke import Collection, Program
 from invoke.exceptions import ParseError
 
 from tests.test_tasks import tasks
-from toolkit import bench
+from toolkit.bench import cli as bench_cli
 from toolkit.catalog import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -105,9 +105,8 @@ def test_each_inv_command_parses_as_written(command):
 
 def test_list_flags_take_several_values_as_shown(monkeypatch):
     seen = {}
-    monkeypatch.setattr(tasks, "_catalog", lambda: tasks.catalog_mod.load())
     # `inv wheels --services a,b` selects both services, before Docker is touched.
-    selected = tasks._services(None, PLACEHOLDERS["a,b"])
+    selected = tasks.services_of(None, PLACEHOLDERS["a,b"])
     seen["wheels"] = [s.name for s in selected]
     assert seen["wheels"] == ["api-gateway", "user-service"]
 
@@ -145,7 +144,7 @@ def test_bench_flags_parse_as_written():
     for command in (c for c in table_commands() if c.startswith("nox -s bench")):
         for argv in concrete(command):
             if "--" in argv:
-                bench.parse_args(argv[argv.index("--") + 1 :])
+                bench_cli.parse_args(argv[argv.index("--") + 1 :])
 
 
 def test_precommit_is_in_the_venv_and_configured():
@@ -157,7 +156,7 @@ def test_precommit_is_in_the_venv_and_configured():
 def test_every_command_a_message_suggests_exists():
     # Fixes and hints the toolkit prints name commands: each `inv X --flag` names a task X
     # that has that flag (what a message says to run must exist: `inv images --prune` did not).
-    text = "\n".join(p.read_text() for p in (ROOT / "toolkit").glob("*.py"))
+    text = "\n".join(p.read_text() for p in (ROOT / "toolkit").rglob("*.py"))
     text += (ROOT / "tasks.py").read_text()
     suggested = set(re.findall(r"`(inv [a-z][^`]*)`", text))
     assert len(suggested) > 10, "the pattern finds no suggestions"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from toolkit import catalog, render
+from toolkit import catalog, composefile, names, render
 from toolkit.errors import ToolkitError
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -45,8 +45,8 @@ def test_committed_generated_files_have_not_drifted(uv_on_path):
 
 def test_expected_files_cover_every_generated_file(uv_on_path):
     files = render.expected_files(catalog.load())
-    assert render.COMPOSE_FILE in files
-    assert render.COMPOSE_TEST_FILE in files
+    assert names.COMPOSE_FILE in files
+    assert names.COMPOSE_TEST_FILE in files
     for name in SERVICE_NAMES:
         directory = catalog.ROOT / "services" / name
         for generated in ("Dockerfile", "requirements.txt", "requirements-dev.txt"):
@@ -62,11 +62,11 @@ def test_expected_files_cover_every_generated_file(uv_on_path):
 def test_drifted_reports_a_changed_file(uv_on_path, monkeypatch, tmp_path):
     expected = render.expected_files(catalog.load())
     stale = tmp_path / "compose.yaml"
-    stale.write_text(expected[render.COMPOSE_FILE] + "# edited by hand\n")
+    stale.write_text(expected[names.COMPOSE_FILE] + "# edited by hand\n")
     monkeypatch.setattr(
         render,
         "expected_files",
-        lambda cat: {stale: expected[render.COMPOSE_FILE], tmp_path / "absent": "x"},
+        lambda cat: {stale: expected[names.COMPOSE_FILE], tmp_path / "absent": "x"},
     )
     assert render.drifted(catalog.load()) == [stale, tmp_path / "absent"]
 
@@ -129,7 +129,7 @@ def _profiles_for_tier(cat: catalog.Catalog, tier: int) -> list[str]:
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_compose_profiles_match_tiers(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    services = all_services(render.compose(cat))
+    services = all_services(composefile.compose(cat))
     assert set(services) == set(cat.infrastructure) | set(cat.services)
     for service in cat.services.values():
         profiles = services[service.name]["profiles"]
@@ -141,7 +141,7 @@ def test_compose_profiles_match_tiers(which, request):
 
 
 def test_compose_profiles_of_heavier_tiers(multi_tier):
-    services = all_services(render.compose(multi_tier))
+    services = all_services(composefile.compose(multi_tier))
 
     def profiles(name):
         return [p for p in services[name]["profiles"] if p != "test"]
@@ -156,7 +156,7 @@ def test_compose_profiles_of_heavier_tiers(multi_tier):
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_compose_publishes_on_loopback_only(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    document = render.compose(cat)
+    document = composefile.compose(cat)
     assert "0.0.0.0" not in yaml.safe_dump(document)
     services = all_services(document)
     for service in cat.services.values():
@@ -173,8 +173,8 @@ def test_compose_publishes_on_loopback_only(which, request):
 def test_database_service_is_never_published():
     cat = catalog.load()
     assert cat.service("database-service").publish is False
-    assert "ports" not in all_services(render.compose(cat))["database-service"]
-    committed = yaml.safe_load(render.COMPOSE_FILE.read_text())
+    assert "ports" not in all_services(composefile.compose(cat))["database-service"]
+    committed = yaml.safe_load(names.COMPOSE_FILE.read_text())
     assert "ports" not in committed["services"]["database-service"]
     assert committed["services"]["api-gateway"]["ports"] == ["127.0.0.1:8000:8000"]
 
@@ -182,7 +182,7 @@ def test_database_service_is_never_published():
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_backend_credentials_only_where_listed(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    for document in (render.compose(cat), render.compose_tests(cat)):
+    for document in (composefile.compose(cat), composefile.compose_tests(cat)):
         services = all_services(document)
         for service in cat.services.values():
             key = service.name if service.name in services else f"{service.name}-tests"
@@ -196,7 +196,7 @@ def test_backend_credentials_only_where_listed(which, request):
 
 
 def test_real_catalog_credentials():
-    services = all_services(render.compose(catalog.load()))
+    services = all_services(composefile.compose(catalog.load()))
     with_postgres = [n for n, d in services.items() if "POSTGRES_PASSWORD" in d["environment"]]
     with_clickhouse = [n for n, d in services.items() if "CLICKHOUSE_PASSWORD" in d["environment"]]
     assert with_postgres == ["postgres", "database-service"]
@@ -205,12 +205,12 @@ def test_real_catalog_credentials():
 
 def test_service_environment_values():
     cat = catalog.load()
-    env = render.service_environment(cat, cat.service("user-service"))
+    env = composefile.service_environment(cat, cat.service("user-service"))
     assert env["DATABASE_SERVICE_URL"] == "http://database-service:8003"
     assert env["BCRYPT_ROUNDS"] == "12"
     assert env["ENVIRONMENT"] == "production"
     assert "UPSTREAMS" not in env
-    gateway = render.service_environment(cat, cat.service("api-gateway"))
+    gateway = composefile.service_environment(cat, cat.service("api-gateway"))
     assert gateway["USER_SERVICE_URL"] == "http://user-service:8008"
     assert gateway["RATE_LIMIT_PER_MINUTE"] == "6000"
 
@@ -218,12 +218,12 @@ def test_service_environment_values():
 def test_used_services_get_a_url_but_no_start_order():
     cat = catalog.load()
     orchestration = cat.service("ai-orchestration")
-    env = render.service_environment(cat, orchestration)
+    env = composefile.service_environment(cat, orchestration)
     assert env["DEEP_LEARNING_URL"] == "http://deep-learning:8007"
     assert env["ML_PROCESSING_URL"] == "http://ml-processing:8006"
     assert env["AI_PROVIDER_URL"] == "http://ai-provider:8005"
     assert env["MAX_WORKFLOWS"] == "5"
-    definition = render.compose(cat)["services"]["ai-orchestration"]
+    definition = composefile.compose(cat)["services"]["ai-orchestration"]
     assert "deep-learning" not in definition["depends_on"]
     assert definition["profiles"] == ["ai", "full", "test"]
 
@@ -235,14 +235,17 @@ def test_pool_max_tuning_reaches_database_service(catalog_data):
     catalog_data["services"]["database-service"]["tuning"]["pool_max"] = 12
     cat = catalog.parse(catalog_data)
     service = cat.service("database-service")
-    env = render.service_environment(cat, service)
+    env = composefile.service_environment(cat, service)
     assert env.get("POOL_MAX") == "12" or "POOL_MAX=12" in render.dockerfile(service)
 
 
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_every_dependency_waits_for_health(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    for document, suffix in ((render.compose(cat), ""), (render.compose_tests(cat), "-tests")):
+    for document, suffix in (
+        (composefile.compose(cat), ""),
+        (composefile.compose_tests(cat), "-tests"),
+    ):
         services = all_services(document)
         for service in cat.services.values():
             depends = services[service.name + suffix].get("depends_on", {})
@@ -250,8 +253,8 @@ def test_every_dependency_waits_for_health(which, request):
             for condition in depends.values():
                 assert condition == {"condition": "service_healthy"}
     # every name a service waits for is defined in the file
-    for definition in all_services(render.compose(cat)).values():
-        assert set(definition.get("depends_on", {})) <= set(all_services(render.compose(cat)))
+    for definition in all_services(composefile.compose(cat)).values():
+        assert set(definition.get("depends_on", {})) <= set(all_services(composefile.compose(cat)))
 
 
 def _walk(value, path=()):
@@ -268,10 +271,10 @@ def _walk(value, path=()):
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_no_literal_secret(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    documents = [render.compose(cat), render.compose_tests(cat)]
+    documents = [composefile.compose(cat), composefile.compose_tests(cat)]
     if which == "real":
         documents += [
-            yaml.safe_load(f.read_text()) for f in (render.COMPOSE_FILE, render.COMPOSE_TEST_FILE)
+            yaml.safe_load(f.read_text()) for f in (names.COMPOSE_FILE, names.COMPOSE_TEST_FILE)
         ]
     for document in documents:
         for path, value in _walk(document):
@@ -290,11 +293,11 @@ def test_no_literal_secret(which, request):
                 assert re.fullmatch(
                     r"redis://:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379/0", str(value)
                 ), value
-    redis = all_services(render.compose(cat))["redis"]
+    redis = all_services(composefile.compose(cat))["redis"]
     # The password reaches redis-server through a file written at start, never its argv.
     assert not any("${REDIS_PASSWORD" in part for part in redis["command"])
     assert '"$$REDIS_PASSWORD" > /tmp/redis.conf' in redis["command"][-1]
-    assert render.compose(cat)["secrets"]["ca"]["file"].startswith("${BUILD_CA_BUNDLE:?")
+    assert composefile.compose(cat)["secrets"]["ca"]["file"].startswith("${BUILD_CA_BUNDLE:?")
 
 
 def test_committed_compose_has_no_secret_from_the_env_file(tmp_path, monkeypatch):
@@ -306,9 +309,9 @@ def test_committed_compose_has_no_secret_from_the_env_file(tmp_path, monkeypatch
     path, _ = envfile.ensure(tmp_path / ".env")
     secrets = [v for k, v in envfile.read(path).items() if k in envfile.secret_keys()]
     for text in (
-        yaml.safe_dump(render.compose(catalog.load())),
-        render.COMPOSE_FILE.read_text(),
-        render.COMPOSE_TEST_FILE.read_text(),
+        yaml.safe_dump(composefile.compose(catalog.load())),
+        names.COMPOSE_FILE.read_text(),
+        names.COMPOSE_TEST_FILE.read_text(),
     ):
         assert not any(secret in text for secret in secrets)
         for key in envfile.SECRET_KEYS:
@@ -321,7 +324,7 @@ def test_committed_compose_has_no_secret_from_the_env_file(tmp_path, monkeypatch
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_gateway_never_routes_to_database_service(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    env = all_services(render.compose(cat))["api-gateway"]["environment"]
+    env = all_services(composefile.compose(cat))["api-gateway"]["environment"]
     upstreams = json.loads(env["UPSTREAMS"])
     public = json.loads(env["PUBLIC_SERVICES"])
     assert "database-service" not in upstreams
@@ -333,7 +336,7 @@ def test_gateway_never_routes_to_database_service(which, request):
 
 
 def test_gateway_routes_public_services(multi_tier):
-    env = render.service_environment(multi_tier, multi_tier.service("api-gateway"))
+    env = composefile.service_environment(multi_tier, multi_tier.service("api-gateway"))
     assert json.loads(env["PUBLIC_SERVICES"]) == ["ingest-service", "embedding-service"]
     assert json.loads(env["UPSTREAMS"]) == {
         "user-service": "http://user-service:8008",
@@ -343,46 +346,46 @@ def test_gateway_routes_public_services(multi_tier):
 
 
 def test_the_gateway_gets_every_public_services_access_rules(multi_tier):
-    env = render.service_environment(multi_tier, multi_tier.service("api-gateway"))
+    env = composefile.service_environment(multi_tier, multi_tier.service("api-gateway"))
     assert json.loads(env["ACCESS_RULES"]) == {
         "ingest-service": [{"methods": ["POST"], "path": "/ingest", "role": "admin"}],
         "embedding-service": [],
     }
     real = catalog.load()
     rules = json.loads(
-        render.service_environment(real, real.service("api-gateway"))["ACCESS_RULES"]
+        composefile.service_environment(real, real.service("api-gateway"))["ACCESS_RULES"]
     )
     assert list(rules) == [s.name for s in real.services.values() if s.public]
     assert {"methods": ["POST"], "path": "/ticks", "role": "admin"} in rules["data-bridge"]
     for name, service in real.services.items():
         if not service.extra.get("gateway"):
-            assert "ACCESS_RULES" not in render.service_environment(real, service), name
+            assert "ACCESS_RULES" not in composefile.service_environment(real, service), name
 
 
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_only_user_service_gets_the_admin_credentials(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    for document in (render.compose(cat), render.compose_tests(cat)):
+    for document in (composefile.compose(cat), composefile.compose_tests(cat)):
         for name, definition in all_services(document).items():
             environment = definition.get("environment", {})
             holders = name in ("user-service", "user-service-tests")
             assert ("ADMIN_PASSWORD" in environment) is holders, name
             assert ("ADMIN_USERNAME" in environment) is holders, name
-    env = render.service_environment(cat, cat.service("user-service"))
+    env = composefile.service_environment(cat, cat.service("user-service"))
     assert env["ADMIN_PASSWORD"].startswith("${ADMIN_PASSWORD:?")
     assert env["ADMIN_USERNAME"].startswith("${ADMIN_USERNAME:?")
 
 
 def test_compose_top_level():
     cat = catalog.load()
-    document = render.compose(cat)
+    document = composefile.compose(cat)
     assert document["name"] == "tiered"
     assert set(document["volumes"]) == {f"{i}-data" for i in cat.infrastructure} | {
         f"{name}-state"  # the services with `state: true`
         for name in ("data-bridge", "ml-processing", "deep-learning")
     }
     assert document["services"]["data-bridge"]["volumes"] == [
-        f"data-bridge-state:{render.STATE_DIR}"
+        f"data-bridge-state:{composefile.STATE_DIR}"
     ]
     assert "volumes" not in document["services"]["trading-engine"]
     services = all_services(document)
@@ -400,7 +403,7 @@ def test_compose_top_level():
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
 def test_compose_tests_one_test_service_per_catalog_service(which, request):
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    services = all_services(render.compose_tests(cat))
+    services = all_services(composefile.compose_tests(cat))
     assert list(services) == [f"{name}-tests" for name in cat.services]
     for name in cat.services:
         definition = services[f"{name}-tests"]
@@ -413,9 +416,9 @@ def test_compose_tests_one_test_service_per_catalog_service(which, request):
 
 
 def test_compose_tests_apply_test_env():
-    services = all_services(render.compose_tests(catalog.load()))
+    services = all_services(composefile.compose_tests(catalog.load()))
     assert services["user-service-tests"]["environment"]["BCRYPT_ROUNDS"] == "4"
-    production = all_services(render.compose(catalog.load()))["user-service"]
+    production = all_services(composefile.compose(catalog.load()))["user-service"]
     assert production["environment"]["BCRYPT_ROUNDS"] == "12"
 
 
@@ -428,7 +431,7 @@ def test_torch_is_exported_with_the_locks_own_hash():
 
 def test_every_container_runs_with_least_privilege_and_limits():
     cat = catalog.load()
-    defined = all_services(render.compose(cat))
+    defined = all_services(composefile.compose(cat))
     for name, definition in defined.items():
         assert definition["cap_drop"] == ["ALL"], name
         assert definition["security_opt"] == ["no-new-privileges:true"], name
@@ -442,7 +445,7 @@ def test_every_container_runs_with_least_privilege_and_limits():
 
 def test_each_container_joins_only_the_networks_of_what_it_may_reach():
     cat = catalog.load()
-    joined = render.networks(cat)
+    joined = composefile.networks(cat)
     # Only database-service shares a network with PostgreSQL and ClickHouse.
     holders = {name for name, nets in joined.items() if "to-clickhouse" in nets}
     assert holders == {"clickhouse", "database-service"}
@@ -454,7 +457,7 @@ def test_each_container_joins_only_the_networks_of_what_it_may_reach():
     assert "to-database-service" not in joined["api-gateway"]
     assert "to-user-service" in joined["api-gateway"]
     assert joined["data-bridge"] == ["to-data-bridge", "to-database-service"]
-    compose = render.compose(cat)
+    compose = composefile.compose(cat)
     assert set(compose["networks"]) == {n for nets in joined.values() for n in nets}
-    tests = all_services(render.compose_tests(cat))
+    tests = all_services(composefile.compose_tests(cat))
     assert tests["data-bridge-tests"]["networks"] == joined["data-bridge"]

@@ -1,4 +1,4 @@
-"""toolkit/report.py: markdown tables, the chart, regressions between two runs (no Docker)."""
+"""toolkit/bench/report.py: markdown tables, the chart, regressions between two runs (no Docker)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from toolkit import catalog, report, results
+from toolkit import catalog
+from toolkit.bench import chart, fmt, parts, report, results
 
 
 def summary(*samples: float) -> dict:
@@ -20,7 +21,7 @@ def run_document(**sections) -> dict:
         "scope": {"services": ["api-gateway", "user-service"], "rounds": 3},
         "machine": {"cpus": 2, "engine": "20.10.24"},
     }
-    run.update({section: {} for section in results.SECTIONS})
+    run.update({section: {} for section in parts.SECTIONS})
     run.update(sections)
     return run
 
@@ -71,20 +72,20 @@ def test_build_rows_show_spread_ratio_seed_claim_and_verdict(run, tiered) -> Non
     assert "12.0 s" in cold
     assert "0.50 (2.0x faster)" in cold
     assert "30.0 s" in cold  # the seed's claimed build time, from the catalog
-    assert report.PASS in cold
+    assert fmt.PASS in cold
     slow = row(text, "user-service", "cold, wheelhouse")
-    assert report.FAIL in slow and "only 1.11x faster" in slow
+    assert fmt.FAIL in slow and "only 1.11x faster" in slow
     online = row(text, "api-gateway", "cold, online index")
-    assert "≥ 3.0x faster" in online and report.PASS in online
-    assert report.PASS in row(text, "api-gateway", "one-line source change")
+    assert "≥ 3.0x faster" in online and fmt.PASS in online
+    assert fmt.PASS in row(text, "api-gateway", "one-line source change")
 
 
 def test_image_rows_check_against_baseline_seed_and_target(run, tiered) -> None:
     text = report.markdown(run, tiered)
     good = row(text, "api-gateway", "100.0 MB", "200.0 MB")
-    assert report.PASS in good
+    assert fmt.PASS in good
     bad = row(text, "user-service", "140.0 MB", "150.0 MB")
-    assert report.FAIL in bad and "only 7% smaller than the baseline" in bad
+    assert fmt.FAIL in bad and "only 7% smaller than the baseline" in bad
 
 
 def test_report_states_tolerance_and_machine(run, tiered) -> None:
@@ -112,8 +113,8 @@ def test_absent_and_partial_sections_render(tiered) -> None:
     text = report.markdown(partial, tiered)
     assert "Image size" not in text  # no image figure measured
     assert "—" in row(text, "api-gateway", "warm (no change)")  # no baseline: no ratio
-    assert report.PASS in row(text, "api-gateway", "4.20 s")
-    assert report.FAIL in row(text, "profile core", "—", "21.0 s (20.0-22.0)")  # target 20 s
+    assert fmt.PASS in row(text, "api-gateway", "4.20 s")
+    assert fmt.FAIL in row(text, "profile core", "—", "21.0 s (20.0-22.0)")  # target 20 s
     assert row(text, "api-gateway /health", "3.00", "8.00", "—", "900.0")  # no latency budget
     assert row(text, "api-gateway", "test_token", "12.5")
     assert row(text, "api-gateway · idle_mb", "60.0")
@@ -134,7 +135,7 @@ def test_write_report_puts_markdown_and_png_beside_the_json(run, tiered, tmp_pat
 
 
 def test_chart_of_a_run_without_build_figures(tmp_path) -> None:
-    path = report.chart(run_document(), None, tmp_path / "empty.png")
+    path = chart.chart(run_document(), None, tmp_path / "empty.png")
     assert path.read_bytes().startswith(b"\x89PNG")
 
 

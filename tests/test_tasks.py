@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from invoke import Collection, Context, Exit, Program
 
-from toolkit import builds, catalog, engine, health, images, render, stack, wheels
+from toolkit import builds, catalog, engine, health, images, names, render, stack, wheels
 from toolkit.errors import ToolkitError
 
 ROOT = catalog.ROOT
@@ -38,14 +38,18 @@ def no_docker(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("Docker was touched")
 
-    for module, names in (
-        (stack, "compose build image_present port_conflicts up down logs containers"),
+    for module, attributes in (
+        (
+            stack,
+            "compose build image_present port_conflicts up down logs containers restart "
+            "follow_logs exec_in remove_images",
+        ),
         (engine, "client"),
         (images, "ensure_all missing"),
         (health, "wait_healthy probe_all"),
         (wheels, "fill target_environment"),
     ):
-        for name in names.split():
+        for name in attributes.split():
             monkeypatch.setattr(module, name, forbidden)
 
 
@@ -256,7 +260,7 @@ def test_up_stops_on_a_port_conflict_before_starting(no_docker, monkeypatch):
 
 
 def test_render_check_names_drifted_files(monkeypatch):
-    monkeypatch.setattr(render, "drifted", lambda cat: [render.COMPOSE_FILE])
+    monkeypatch.setattr(render, "drifted", lambda cat: [names.COMPOSE_FILE])
     monkeypatch.setattr(render, "write", lambda cat: pytest.fail("--check must not write"))
     with pytest.raises(Exit) as info:
         tasks.render_(Context(), check=True)
@@ -277,11 +281,152 @@ def test_friendly_turns_toolkit_error_into_exit_1(capsys):
 
 
 def test_services_selection():
-    assert [s.name for s in tasks._services("1", "")] == CORE
-    assert [s.name for s in tasks._services(None, "database-service user-service")] == [
+    assert [s.name for s in tasks.services_of("1", "")] == CORE
+    assert [s.name for s in tasks.services_of(None, "database-service user-service")] == [
         "user-service",
         "database-service",
     ]
-    assert [s.name for s in tasks._services(None, "", "core")] == CORE
+    assert [s.name for s in tasks.services_of(None, "", "core")] == CORE
     with pytest.raises(ToolkitError):
-        tasks._services(None, "", "nope")
+        tasks.services_of(None, "", "nope")
+
+
+# ---- the commands users of compose reach for ---------------------------------------------
+
+
+class _State:
+    def __init__(self, status, health=None):
+        self.status = status
+        self.health = type("H", (), {"status": health})() if health else None
+
+
+class _Container:
+    def __init__(self, image):
+        self.state = _State("running", "healthy")
+        self.restart_count = 0
+        self.config = type("C", (), {"image": image})()
+
+
+def test_ps_says_what_to_do_when_nothing_runs(monkeypatch, capsys):
+    monkeypatch.setattr(stack, "containers", dict)
+    tasks.ps(Context())
+    assert "nothing runs: `inv up --profile core`" in capsys.readouterr().out
+
+
+def test_ps_shows_where_each_service_is_reached(monkeypatch, capsys):
+    from toolkit.console import console
+
+    monkeypatch.setattr(console, "width", 200)
+    monkeypatch.setattr(
+        stack,
+        "containers",
+        lambda: {"api-gateway": _Container("tiered/api-gateway:latest"), "redis": _Container("r")},
+    )
+    tasks.ps(Context())
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8000" in out  # the gateway, the one published port
+    assert "internal" in out
+
+
+def test_logs_of_several_services_or_all(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(stack, "logs", lambda names, tail: calls.append((names, tail)) or "x\n")
+    monkeypatch.setattr(stack, "containers", lambda: {"redis": 1, "api-gateway": 2})
+    tasks.logs(Context(), "user-service,redis", tail="3")
+    tasks.logs(Context(), "all")
+    assert calls == [(["user-service", "redis"], 3), (["redis", "api-gateway"], 100)]
+
+
+def test_logs_follow_streams_and_exits_with_compose(monkeypatch):
+    monkeypatch.setattr(stack, "follow_logs", lambda names, tail: 130 if names == ["redis"] else 9)
+    with pytest.raises(Exit) as info:
+        tasks.logs(Context(), "redis", follow=True)
+    assert info.value.code == 130
+
+
+def test_restart_waits_for_health_and_refuses_unknown_names(no_docker, monkeypatch, capsys):
+    with pytest.raises(Exit) as info:
+        tasks.restart(Context(), "nope")
+    assert "unknown service 'nope'" in info.value.message
+    calls = []
+
+    def wait_healthy(cat, names, started, timeout):
+        calls.append(("wait", names, timeout))
+        return [health.ServiceState(n, "running", "healthy", 1.5, "") for n in names]
+
+    monkeypatch.setattr(stack, "restart", lambda names: calls.append(("restart", names)))
+    monkeypatch.setattr(health, "wait_healthy", wait_healthy)
+    tasks.restart(Context(), "user-service,redis", timeout="9")
+    names = ["user-service", "redis"]
+    assert calls == [("restart", names), ("wait", names, 9.0)]  # restarted, then waited
+
+
+def test_exec_runs_the_command_given_or_a_shell(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        stack, "exec_in", lambda name, argv, tty: calls.append((name, argv, tty)) or 0
+    )
+    for command in ("python -V", ""):
+        with pytest.raises(Exit):
+            tasks.exec_(Context(), "user-service", command=command)
+    assert calls == [("user-service", ["python", "-V"], False), ("user-service", ["sh"], False)]
+    with pytest.raises(Exit) as info:
+        tasks.exec_(Context(), "nope")
+    assert info.value.code == 1
+
+
+def test_clean_stops_and_removes_the_stacks_images_and_records(monkeypatch, capsys):
+    from toolkit import fingerprint
+
+    calls = []
+    monkeypatch.setattr(stack, "down", lambda *args: calls.append(("down", args)))
+    monkeypatch.setattr(stack, "remove_images", lambda tags: calls.append(("rm", tags)) or tags)
+    monkeypatch.setattr(fingerprint, "forget_all", lambda: 4)
+    tasks.clean(Context())
+    (_, down), (_, tags) = calls
+    assert down == (None, None, False)
+    for stage in ("latest", "test", "dev"):
+        assert f"tiered/user-service:{stage}" in tags
+    assert not any(t.startswith("tiered/postgres") for t in tags)  # base images stay
+    assert "4 build record(s)" in capsys.readouterr().out
+
+
+def test_up_some_services_starts_what_they_need(no_docker, monkeypatch):
+    calls = []
+    monkeypatch.setattr(builds, "ensure_built", lambda cat, selected, force: None)
+    monkeypatch.setattr(stack, "port_conflicts", lambda cat, selected: [])
+
+    def start_and_wait(cat, names, start, timeout, on_change):
+        calls.append(names)
+        return [health.ServiceState(n, "running", "healthy", 1.0, "") for n in names]
+
+    monkeypatch.setattr(health, "start_and_wait", start_and_wait)
+    tasks.up(Context(), services="trading-engine")
+    (names,) = calls
+    assert names == ["postgres", "redis", "clickhouse", "database-service", "trading-engine"]
+
+
+# ---- the swarm commands --------------------------------------------------------------------
+
+
+def test_deploy_status_says_what_to_do_when_no_stack_runs(monkeypatch, capsys):
+    from toolkit.stack import swarm
+
+    monkeypatch.setattr(swarm, "status", list)
+    tasks.deploy(Context(), status=True)
+    assert "no stack on the swarm: `inv deploy --profile core`" in capsys.readouterr().out
+
+
+def test_deploy_refuses_while_compose_publishes_the_gateway(no_docker, monkeypatch):
+    running = type("C", (), {"state": type("S", (), {"running": True})()})()
+    monkeypatch.setattr(stack, "containers", lambda: {"api-gateway": running})
+    with pytest.raises(Exit) as info:
+        tasks.deploy(Context(), profile="core")
+    assert info.value.code == 1
+    assert "holds port 8000: `inv down` first" in info.value.message
+
+
+def test_scale_refuses_a_service_with_state(no_docker):
+    with pytest.raises(Exit) as info:
+        tasks.scale(Context(), "data-bridge", "2")
+    assert "runs one replica" in info.value.message

@@ -5,28 +5,22 @@ gateway as ACCESS_RULES (JSON). A rule is `{methods?: [...], path: /prefix, role
 it matches a request whose method it lists (none listed: every method) and whose
 service-relative path starts with its path, segment by segment (`*` stands for any one
 segment). The first matching rule names the role needed; anything unmatched needs `user`, and
-`admin` may do everything `user` may.
+`admin` may do everything `user` may. A caller's routes under `callers:` are the same rules
+without a role. Both are validated as typed models (`Rule`, `Route`) with the rest of the
+catalog (toolkit/catalog_models.py); `AccessRule` is what the toolkit reads afterwards.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 ROLES = ("user", "admin")  # least privileged first
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-KEYS = {"methods", "path", "role"}
-ROUTE_KEYS = {"methods", "path"}
 SEGMENT = re.compile(r"^(\*|[A-Za-z0-9._~-]+)$")
-
-
-class RuleError(ValueError):
-    """A rule the catalog must not hold; `where` is its place under the service's entry."""
-
-    def __init__(self, where: str, what: str) -> None:
-        super().__init__(what)
-        self.where = where
-        self.what = what
 
 
 @dataclass(frozen=True)
@@ -41,47 +35,51 @@ class AccessRule:
         return {**rule, "path": self.path, "role": self.role}
 
 
-def _rule(where: str, raw: object, keys: set[str] = KEYS) -> AccessRule:
-    if not isinstance(raw, dict):
-        shape = ", role: ..." if "role" in keys else ""
-        raise RuleError(where, f"a rule is a mapping {{methods: [...], path: /prefix{shape}}}")
-    for key in raw:
-        if key not in keys:
-            raise RuleError(where, f"unknown key {key!r} (a rule has {', '.join(sorted(keys))})")
-    methods = raw.get("methods", [])
-    if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
-        raise RuleError(where, "methods must be a list such as [POST, DELETE]")
-    for method in methods:
-        if method.upper() not in METHODS:
-            raise RuleError(where, f"unknown method {method!r} (one of {', '.join(METHODS)})")
-    role = raw.get("role", "user" if "role" not in keys else None)
-    if role not in ROLES:
-        raise RuleError(where, f"unknown role {role!r} (one of {', '.join(ROLES)})")
-    path = raw.get("path")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise RuleError(where, f"path must start with '/' (the service's own path), got {path!r}")
+def _method(method: str) -> str:
+    if method.upper() not in METHODS:
+        raise ValueError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    return method.upper()
+
+
+def _path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/' (the service's own path), got {path!r}")
     segments = [s for s in path.split("/") if s]
     if not all(SEGMENT.match(s) for s in segments):
-        raise RuleError(where, f"path {path!r}: segments are [A-Za-z0-9._~-] or a lone '*'")
-    upper = tuple(dict.fromkeys(m.upper() for m in methods))
-    return AccessRule(upper, "/" + "/".join(segments), role)
+        raise ValueError(f"path {path!r}: segments are [A-Za-z0-9._~-] or a lone '*'")
+    return "/" + "/".join(segments)
 
 
-def parse(raw: object) -> tuple[AccessRule, ...]:
-    """Validate a service's `access:` list; RuleError names the rule at fault."""
-    if not isinstance(raw, list):
-        raise RuleError(
-            "", "expected a list of rules, e.g. [{methods: [POST], path: /x, role: admin}]"
-        )
-    return tuple(_rule(f"[{index}]", rule) for index, rule in enumerate(raw))
+Method = Annotated[
+    str,
+    AfterValidator(_method),
+    WithJsonSchema({"type": "string", "enum": [*METHODS, *(m.lower() for m in METHODS)]}),
+]
+RoutePath = Annotated[
+    str,
+    AfterValidator(_path),
+    WithJsonSchema({"type": "string", "pattern": r"^/", "description": "/prefix, `*`: a segment"}),
+]
 
 
-def parse_routes(raw: object) -> tuple[AccessRule, ...]:
-    """A caller's routes under a service's `callers:` (the rules without a role): which
-    requests that caller's internal credential may make (servicekit.internal)."""
-    if not isinstance(raw, list):
-        raise RuleError("", "expected a list of routes, e.g. [{methods: [POST], path: /x}]")
-    return tuple(_rule(f"[{i}]", route, ROUTE_KEYS) for i, route in enumerate(raw))
+class Route(BaseModel):
+    """A route: `{methods?: [POST, ...], path: /prefix}` (no methods: every method)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    methods: list[Method] = Field(default_factory=list, description="none: every method")
+    path: RoutePath
+
+    def rule(self, role: str = "user") -> AccessRule:
+        return AccessRule(tuple(dict.fromkeys(self.methods)), self.path, role)
+
+
+class Rule(Route):
+    """An access rule: a route and the role it needs."""
+
+    role: Literal["user", "admin"] = Field(description="`admin` may do all `user` may")
+
+    def rule(self, role: str = "") -> AccessRule:
+        return super().rule(self.role)
 
 
 def route_json(rule: AccessRule) -> dict:

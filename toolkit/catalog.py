@@ -1,21 +1,52 @@
-"""The catalog: every service described once (catalog.yaml), everything else derived from it."""
+"""The catalog: every service described once (catalog.yaml), everything else derived from it.
+
+catalog.yaml is validated by typed pydantic models (toolkit/catalog_models.py). Why pydantic:
+the services already use it, and one declaration gives unknown keys as errors
+(`extra="forbid"`: a typo such as `depnds_on` no longer vanishes), the types, and the JSON
+Schema editors read (`catalog.schema.json`, see catalog.yaml's first line). What no single
+field can say (unknown or heavier dependencies, cycles, duplicate ports, unknown tiers and
+infrastructure, access rules, callers) is checked here, after the models. Every problem names
+the file, line and column of the key or value at fault, all of them at once, e.g.
+`catalog.yaml:57:5: services.user-service: unknown key 'depnds_on' (did you mean
+'depends_on'?)`; the YAML is read with the positions of its nodes for that.
+
+After changing the models, regenerate the schema (tests/test_catalog.py fails until then):
+    .venv/bin/python -m toolkit.catalog --schema > catalog.schema.json
+
+TIERED_CATALOG=path reads another catalog file instead of catalog.yaml (the tests break a copy
+with it to check that `nox --list` survives a broken catalog).
+"""
 
 from __future__ import annotations
 
 import functools
-import re
+import json
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from pydantic import ValidationError
 
-from toolkit import access
 from toolkit.access import AccessRule
+from toolkit.catalog_models import (
+    EXTRA_KEYS,
+    NAME,
+    SECRETS,
+    CatalogModel,
+    Problem,
+    json_schema,
+    suggest,
+    translate,
+)
+from toolkit.catalog_yaml import display, error, one_line, read
 from toolkit.errors import ToolkitError
 
+__all__ = ["NAME", "SECRETS", "AccessRule", "json_schema", "one_line"]
+
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_FILE = ROOT / "catalog.yaml"
-NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+CATALOG_FILE = Path(os.environ.get("TIERED_CATALOG") or ROOT / "catalog.yaml").resolve()
+SCHEMA_FILE = ROOT / "catalog.schema.json"
 
 
 @dataclass(frozen=True)
@@ -53,8 +84,10 @@ class Service:
     # Who may call which of its routes through the gateway (public services; toolkit/access.py).
     access: tuple[AccessRule, ...] = ()
     # The routes some of its internal callers are held to (`callers:`; unlisted callers may
-    # use every route): caller name -> routes (toolkit/access.parse_routes).
+    # use every route): caller name -> routes (toolkit/access.Route).
     callers: dict[str, tuple[AccessRule, ...]] = field(default_factory=dict)
+    # The declared keys without an attribute of their own, as written (catalog_models.EXTRA_KEYS:
+    # gateway, secrets, env, test_env, limits, state).
     extra: dict = field(default_factory=dict)
 
     @property
@@ -140,193 +173,189 @@ class Catalog:
         )
 
 
-def _problem(where: str, what: str) -> ToolkitError:
-    return ToolkitError(f"{CATALOG_FILE.name}: {where}: {what}", "fix catalog.yaml and retry")
+class Unloaded:
+    """Stands in for a catalog that failed to load (the noxfile's, so `nox --list` still
+    lists the sessions): whatever uses it raises the loading error."""
+
+    def __init__(self, error: ToolkitError) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise self.error
 
 
-def _budgets(where: str, raw: object) -> dict[str, Budget]:
-    if not isinstance(raw, dict):
-        raise _problem(where, "budgets must be a mapping of measure: {seed, target}")
-    budgets = {}
-    for measure, value in raw.items():
-        if not isinstance(value, dict) or set(value) - {"seed", "target"}:
-            raise _problem(f"{where}.budgets.{measure}", "expected {seed: number, target: number}")
-        budgets[measure] = Budget(value.get("seed"), value.get("target"))
-    return budgets
-
-
-def _access(where: str, raw: dict) -> tuple[AccessRule, ...]:
-    """A public service's rules; required there, so a new one never defaults to open."""
-    if not raw.get("public", False):
-        if "access" in raw:
-            raise _problem(
-                where, "only public services have access rules (the gateway routes them)"
-            )
-        return ()
-    if "access" not in raw:
-        raise _problem(
-            where, "a public service needs an `access` list (`[]`: any user, everything)"
-        )
-    try:
-        return access.parse(raw["access"])
-    except access.RuleError as exc:
-        raise _problem(f"{where}.access{exc.where}", exc.what) from None
-
-
-def _callers(where: str, raw: dict) -> dict[str, tuple[AccessRule, ...]]:
-    """`callers: {caller: [routes]}`: the routes those internal callers are held to."""
-    given = raw.get("callers", {})
-    if not isinstance(given, dict):
-        raise _problem(f"{where}.callers", "expected a mapping: caller -> [{methods?, path}]")
-    callers = {}
-    for name, routes in given.items():
-        try:
-            callers[str(name)] = access.parse_routes(routes)
-        except access.RuleError as exc:
-            raise _problem(f"{where}.callers.{name}{exc.where}", exc.what) from None
-    return callers
-
-
-def parse(data: object) -> Catalog:
-    """Validate the raw YAML and build the catalog; every problem names its place."""
-    if not isinstance(data, dict):
-        raise _problem("top level", "expected a mapping")
-    for key in ("python", "profiles", "tiers", "infrastructure", "services"):
-        if key not in data:
-            raise _problem("top level", f"missing key {key!r}")
-    tiers = {int(k): str(v) for k, v in data["tiers"].items()}
-    profiles = {str(k): int(v) for k, v in data["profiles"].items()}
-    for name, max_tier in profiles.items():
-        if max_tier not in tiers:
-            raise _problem(f"profiles.{name}", f"tier {max_tier} is not in tiers")
-    infrastructure = {}
-    for name, raw in data["infrastructure"].items():
-        try:
-            infrastructure[name] = Infrastructure(name, str(raw["image"]), int(raw["port"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _problem(f"infrastructure.{name}", f"needs image and port ({exc})") from None
-    services: dict[str, Service] = {}
-    ports: dict[int, str] = {}
-    known = {
-        "tier",
-        "port",
-        "health",
-        "public",
-        "publish",
-        "depends_on",
-        "uses",
-        "infrastructure",
-        "tuning",
-        "budgets",
-        "access",
-        "callers",
-    }
-    for name, raw in data["services"].items():
-        where = f"services.{name}"
-        if not NAME.match(str(name)):
-            raise _problem(where, "a service name is lower-case letters, digits and dashes")
-        if not isinstance(raw, dict):
-            raise _problem(where, "expected a mapping")
-        for key in ("tier", "port", "health"):
-            if key not in raw:
-                raise _problem(where, f"missing key {key!r}")
-        if raw["tier"] not in tiers:
-            raise _problem(where, f"tier {raw['tier']} is not one of {sorted(tiers)}")
-        try:
-            port = int(raw["port"])
-            tier = int(raw["tier"])
-            tuning = {str(k): int(v) for k, v in raw.get("tuning", {}).items()}
-        except (TypeError, ValueError, AttributeError):
-            raise _problem(where, "port, tier and tuning values must be integers") from None
-        if not 1 <= port <= 65535:
-            raise _problem(where, f"port {port} is outside 1-65535")
-        if port in ports:
-            raise _problem(where, f"port {port} is already used by {ports[port]}")
-        ports[port] = name
-        for infra in raw.get("infrastructure", []):
-            if infra not in infrastructure:
-                raise _problem(where, f"unknown infrastructure {infra!r}")
-        services[name] = Service(
-            name=name,
-            tier=tier,
-            port=port,
-            health=str(raw["health"]),
-            public=bool(raw.get("public", False)),
-            publish=bool(raw.get("publish", raw.get("gateway", False))),
-            depends_on=tuple(raw.get("depends_on", [])),
-            uses=tuple(raw.get("uses", [])),
-            infrastructure=tuple(raw.get("infrastructure", [])),
-            tuning=tuning,
-            budgets=_budgets(where, raw.get("budgets", {})),
-            access=_access(where, raw),
-            callers=_callers(where, raw),
-            extra={k: v for k, v in raw.items() if k not in known},
-        )
-    for service in services.values():
-        for dep in service.depends_on:
-            if dep not in services:
-                raise _problem(f"services.{service.name}", f"depends on unknown service {dep!r}")
-            if services[dep].tier > service.tier:
-                raise _problem(
-                    f"services.{service.name}",
-                    f"depends on {dep} (tier {services[dep].tier}), a heavier tier than its own",
-                )
-        for used in service.uses:
-            if used not in services:
-                raise _problem(f"services.{service.name}", f"uses unknown service {used!r}")
-            if used == service.name:
-                raise _problem(f"services.{service.name}", "a service cannot use itself")
-            if used in service.depends_on:
-                raise _problem(
-                    f"services.{service.name}",
-                    f"{used} is in both depends_on and uses: a service needs it or can do without",
-                )
-    _reject_cycles(services)
-    catalog = Catalog(str(data["python"]), profiles, tiers, infrastructure, services)
-    for service in services.values():
-        allowed = catalog.callers_of(service)
-        for caller in service.callers:
-            if caller not in allowed:
-                raise _problem(
-                    f"services.{service.name}.callers.{caller}",
-                    f"{caller} does not call {service.name} (its callers, from depends_on, "
-                    f"uses and the gateway: {', '.join(allowed) or 'none'})",
-                )
-    profile_budgets = {}
-    for profile, raw in (data.get("profile_budgets") or {}).items():
-        if profile not in profiles:
-            raise _problem(f"profile_budgets.{profile}", f"not a profile ({', '.join(profiles)})")
-        profile_budgets[profile] = _budgets(f"profile_budgets.{profile}", raw)
-    return Catalog(str(data["python"]), profiles, tiers, infrastructure, services, profile_budgets)
-
-
-def _reject_cycles(services: dict[str, Service]) -> None:
-    """Compose refuses a dependency cycle; say where it is instead."""
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in path:
-            cycle = " -> ".join([*path[path.index(name) :], name])
-            raise _problem(f"services.{path[0]}", f"dependency cycle: {cycle}")
-        if name in done:
-            return
-        for dep in services[name].depends_on:
-            visit(dep, [*path, name])
-        done.add(name)
-
-    for name in services:
-        visit(name, [])
+# ---- reading and checking -----------------------------------------------------------------
 
 
 @functools.cache
 def load(path: Path = CATALOG_FILE) -> Catalog:
     """Read and validate catalog.yaml (once per process)."""
+    source = display(path, ROOT)
+    data, positions, duplicates = read(path, source)
+    return _parse(data, source, positions, duplicates)
+
+
+def parse(data: object) -> Catalog:
+    """Validate the raw YAML data and build the catalog; every problem names its place (its
+    line and column too when load() read it)."""
+    return _parse(data, display(CATALOG_FILE, ROOT), {}, [])
+
+
+def _parse(data: object, source: str, positions: dict, problems: list[Problem]) -> Catalog:
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ToolkitError(f"{path} not found", "run the toolkit from the repository") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ToolkitError(f"{path.name} is not valid YAML: {exc}", "fix the syntax") from None
-    return parse(data)
+        model = CatalogModel.model_validate(data)
+    except ValidationError as exc:
+        found = [translate(error) for error in exc.errors(include_url=False)]
+        raise error(source, data, positions, [*problems, *found]) from None
+    assert isinstance(data, dict)  # the model took it
+    catalog = _build(model, data)
+    problems = [*problems, *_check(catalog, model)]
+    if problems:
+        raise error(source, data, positions, problems)
+    return catalog
+
+
+def _budgets(raw: dict) -> dict[str, Budget]:
+    return {measure: Budget(v.get("seed"), v.get("target")) for measure, v in raw.items()}
+
+
+def _build(model: CatalogModel, data: dict) -> Catalog:
+    """The toolkit's catalog from the validated model; values as written where the toolkit
+    reads them as such (tuning, budgets, `extra`)."""
+    services = {}
+    for name, entry in model.services.items():
+        raw = data["services"][name]
+        services[name] = Service(
+            name=name,
+            tier=entry.tier,
+            port=entry.port,
+            health=entry.health,
+            public=entry.public,
+            publish=entry.gateway if entry.publish is None else entry.publish,
+            depends_on=tuple(entry.depends_on),
+            uses=tuple(entry.uses),
+            infrastructure=tuple(entry.infrastructure),
+            tuning=dict(raw.get("tuning", {})),
+            budgets=_budgets(raw.get("budgets", {})),
+            access=tuple(rule.rule() for rule in entry.access or ()),
+            callers={c: tuple(r.rule() for r in routes) for c, routes in entry.callers.items()},
+            extra={key: raw[key] for key in EXTRA_KEYS if key in raw},
+        )
+    return Catalog(
+        python=model.python,
+        profiles=dict(model.profiles),
+        tiers=dict(model.tiers),
+        infrastructure={
+            n: Infrastructure(n, i.image, i.port) for n, i in model.infrastructure.items()
+        },
+        services=services,
+        profile_budgets={p: _budgets(raw) for p, raw in data.get("profile_budgets", {}).items()},
+    )
+
+
+def _check(catalog: Catalog, model: CatalogModel) -> list[Problem]:
+    """What no single field can say: tiers, ports, dependencies, access rules, callers."""
+    problems = []
+    tiers, services = sorted(catalog.tiers), catalog.services
+    for name, max_tier in catalog.profiles.items():
+        if max_tier not in catalog.tiers:
+            problems.append(Problem(("profiles", name), f"tier {max_tier} is not in tiers {tiers}"))
+    for name in catalog.profile_budgets:
+        if name not in catalog.profiles:
+            what = "not a profile" + suggest(name, list(catalog.profiles), "the profiles")
+            problems.append(Problem(("profile_budgets", name), what, key=True))
+    ports: dict[int, str] = {}
+    for service in services.values():
+        where = ("services", service.name)
+        if service.tier not in catalog.tiers:
+            problems.append(Problem((*where, "tier"), f"tier {service.tier} is not one of {tiers}"))
+        if service.port in ports:
+            what = f"port {service.port} is already used by {ports[service.port]}"
+            problems.append(Problem((*where, "port"), what))
+        ports.setdefault(service.port, service.name)
+        for index, infra in enumerate(service.infrastructure):
+            if infra not in catalog.infrastructure:
+                what = f"unknown infrastructure {infra!r}"
+                what += suggest(infra, list(catalog.infrastructure), "the infrastructure")
+                problems.append(Problem((*where, "infrastructure", index), what))
+        written = model.services[service.name].access is not None
+        if service.public and not written:
+            what = "a public service needs an `access` list (`[]`: any user, everything)"
+            problems.append(Problem(where, what, key=True))
+        if not service.public and written:
+            what = "only public services have access rules (the gateway routes them)"
+            problems.append(Problem((*where, "access"), what, key=True))
+        if service.extra.get("state") and int(service.extra.get("replicas", 1)) > 1:
+            what = "a service with `state: true` runs one replica (its volume is one process's)"
+            problems.append(Problem((*where, "replicas"), what))
+        problems += _dependencies(catalog, service)
+    problems += _cycles(services)
+    for service in services.values():
+        allowed = catalog.callers_of(service)
+        for caller in service.callers:
+            if caller not in allowed:
+                what = (
+                    f"{caller} does not call {service.name} (its callers, from depends_on, "
+                    f"uses and the gateway: {', '.join(allowed) or 'none'})"
+                )
+                problems.append(
+                    Problem(("services", service.name, "callers", caller), what, key=True)
+                )
+    return problems
+
+
+def _dependencies(catalog: Catalog, service: Service) -> list[Problem]:
+    problems, services = [], catalog.services
+    where = ("services", service.name)
+    for index, dep in enumerate(service.depends_on):
+        at = (*where, "depends_on", index)
+        if dep not in services:
+            what = f"depends on unknown service {dep!r}" + suggest(dep, list(services), "services")
+            problems.append(Problem(at, what))
+        elif services[dep].tier > service.tier and services[dep].tier in catalog.tiers:
+            what = (
+                f"depends on {dep} (tier {services[dep].tier}), a heavier tier than its own "
+                f"({service.tier}); list it under `uses` if it can do without"
+            )
+            problems.append(Problem(at, what))
+    for index, used in enumerate(service.uses):
+        at = (*where, "uses", index)
+        if used not in services:
+            what = f"uses unknown service {used!r}" + suggest(used, list(services), "services")
+            problems.append(Problem(at, what))
+        elif used == service.name:
+            problems.append(Problem(at, "a service cannot use itself"))
+        elif used in service.depends_on:
+            what = f"{used} is in both depends_on and uses: a service needs it or can do without"
+            problems.append(Problem(at, what))
+    return problems
+
+
+def _cycles(services: dict[str, Service]) -> list[Problem]:
+    """Compose refuses a dependency cycle; say where it is instead."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> Problem | None:
+        if name in path:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            return Problem(("services", path[0], "depends_on"), f"dependency cycle: {cycle}")
+        if name in done or name not in services:
+            return None
+        for dep in services[name].depends_on:
+            if found := visit(dep, [*path, name]):
+                return found
+        done.add(name)
+        return None
+
+    for name in services:
+        if found := visit(name, []):
+            return [found]
+    return []
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--schema"]:
+        sys.exit("usage: python -m toolkit.catalog --schema > catalog.schema.json")
+    print(json.dumps(json_schema(), indent=2))

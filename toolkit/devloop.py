@@ -2,10 +2,10 @@
 rebuild, and the measure of how long that takes.
 
 Dev mode layers ``compose/compose.dev.yaml`` over ``compose.yaml`` in the same compose project:
-a service in dev mode *replaces* its production container (same name, network alias, port on
-127.0.0.1 and environment, with ``ENVIRONMENT=development``), runs the image's ``application``
-stage (``uvicorn --reload``) and sees ``services/<name>/app`` and ``libs/servicekit`` through
-read-only bind mounts; uvicorn's watchfiles reloader gets inotify events through the mount.
+a service in dev mode *replaces* its production container (same name, network alias, ports and
+environment, with ``ENVIRONMENT=development``), runs the ``application`` stage (``uvicorn
+--reload``) and sees ``services/<name>/app`` and ``libs/servicekit`` through read-only bind
+mounts; uvicorn's watchfiles reloader gets inotify events through the mount.
 What the dev services need (other services, infrastructure) runs from the production images,
 except a dependency that already runs in dev mode, which is left as it is. ``inv up --profile P``
 puts production containers back (compose sees their definition changed and recreates them).
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -30,23 +29,21 @@ from pathlib import Path
 
 import httpx
 
-from toolkit import builds, fingerprint, health, images, results, stack
+from toolkit import builds, fingerprint, health, images, stack
+from toolkit.bench import results
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.console import console, step
 from toolkit.errors import ToolkitError
-from toolkit.render import COMPOSE_DEV_FILE, PROJECT
+from toolkit.names import COMPOSE_DEV_FILE, Stage, build_log
 
 SOURCE_ENV = "DEV_SOURCE_ROOT"
-DEV_TAG = "dev"
+DEV_TAG = Stage.APPLICATION.tag
 PROFILES = ("full",)  # every service and backend is in `full`; what starts is named explicitly
 POLL_SECONDS = 0.02
 ROUND_TIMEOUT = 30.0
 SETTLE_SECONDS = 0.5  # between rounds: the reloader pauses 0.25 s after each restart
 MARKER = "__code_version__"
 SOURCE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-
-
-# ---- what runs where --------------------------------------------------------------------
 
 
 def resolve(catalog: Catalog, targets: str | Sequence[str]) -> list[Service]:
@@ -87,10 +84,11 @@ def plan(catalog: Catalog, dev: Sequence[Service]) -> tuple[list[Service], list[
     )
 
 
-def compose_argv(dev: bool = True) -> list[str]:
-    """`docker compose ...` for this project with the dev file layered (or without it)."""
+def compose(dev: bool = True, source_root: Path | None = None) -> stack.Compose:
+    """This project's compose with the dev file layered (or without it), run in
+    compose_env(source_root)."""
     extra = (COMPOSE_DEV_FILE,) if dev else ()
-    return stack.compose_argv(*extra, profiles=PROFILES)
+    return stack.cli(*extra, profiles=PROFILES, environment=compose_env(source_root))
 
 
 def compose_env(source_root: Path | None = None) -> dict[str, str]:
@@ -103,39 +101,11 @@ def compose_env(source_root: Path | None = None) -> dict[str, str]:
 
 
 def _run_compose(arguments: list[str], doing: str, dev: bool, source_root: Path | None) -> None:
-    result = subprocess.run(
-        [*compose_argv(dev), *arguments],
-        capture_output=True,
-        text=True,
-        env=compose_env(source_root),
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-        raise ToolkitError(
-            f"{doing} failed (exit {result.returncode}):\n{tail}",
-            "read the lines above; `inv doctor` checks the engine",
-        )
+    compose(dev, source_root).run(*arguments, doing=doing)
 
 
 def _containers() -> dict[str, object]:
-    """This project's containers by compose service, inspected (one that goes away meanwhile,
-    e.g. a finished `compose run --rm`, is left out rather than failing the listing)."""
-    import docker.errors
-
-    from toolkit import engine
-
-    found = engine.client().containers.list(
-        all=True, sparse=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
-    )
-    result = {}
-    for container in found:
-        try:
-            container.reload()
-        except docker.errors.NotFound:
-            continue
-        result[container.labels.get("com.docker.compose.service")] = container
-    return result
+    return stack.project_containers(inspect=True)  # by compose service, each inspected
 
 
 def mode_of(container) -> str | None:
@@ -154,9 +124,6 @@ def running_in_dev() -> set[str]:
     }
 
 
-# ---- build and start --------------------------------------------------------------------
-
-
 def build(
     catalog: Catalog, services: Sequence[Service], force: bool = False, cache: bool = True
 ) -> dict[str, float | None]:
@@ -172,24 +139,12 @@ def build(
             console.print(f"[dim]skip[/] {service.name} dev image: {decision.reason}")
             timings[service.name] = None
             continue
-        log_path = stack.BUILD_LOG_DIR / f"{service.name}-application.log"
+        log_path = stack.BUILD_LOG_DIR / build_log(service.name, Stage.APPLICATION)
         arguments = ["build", *([] if cache else ["--no-cache"]), service.name]
         with step(f"build {service.name} dev image ({decision.reason})") as note:
             started = time.perf_counter()
             with log_path.open("w") as log:
-                result = subprocess.run(
-                    [*compose_argv(), *arguments],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=compose_env(),
-                    check=False,
-                )
-            if result.returncode != 0:
-                tail = "\n".join(log_path.read_text().splitlines()[-20:])
-                raise ToolkitError(
-                    f"building {service.name} (application) failed:\n{tail}",
-                    f"full log: {log_path.relative_to(ROOT)}",
-                )
+                compose().run(*arguments, doing=f"building {service.name} (application)", log=log)
             timings[service.name] = time.perf_counter() - started
             note["note"] = f"{timings[service.name]:.1f}s"
         fingerprint.record(catalog, service, "build-application", decision)
@@ -283,9 +238,6 @@ def print_states(states: Sequence[health.ServiceState]) -> None:
     )
 
 
-# ---- save-to-reload ---------------------------------------------------------------------
-
-
 def copy_sources(service: Service, destination: Path, root: Path = ROOT) -> Path:
     """Copy what dev mode mounts (the service's app/ and servicekit) under `destination`, in
     the checkout's layout; returns the copy's `app/__init__.py`."""
@@ -366,12 +318,12 @@ def reload_rounds(
 
 
 def live_url(catalog: Catalog, service: Service, container=None) -> str:
-    """Where the host reaches a service's /health/live (health.service_url)."""
+    """Where the host reaches a service's /health/live (stack.service_url)."""
     if not service.publish:
         container = container or _containers().get(service.name)
         if container is None:
             raise ToolkitError(f"{service.name} has no container", f"`inv dev {service.name}`")
-    return f"{health.service_url(service, container)}/health/live"
+    return f"{stack.service_url(service, container)}/health/live"
 
 
 def _mounted_from(container, target: str) -> str | None:

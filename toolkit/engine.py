@@ -1,4 +1,5 @@
-"""The Docker engine and what it can do: the `doctor` checks, each with its fix."""
+"""The Docker engine and what it can do: the `doctor` checks, each with its fix (asked
+through toolkit.stack, like everything else that talks to Docker)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,15 @@ import functools
 import os
 import platform
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-import docker.errors
-
+from toolkit.envfile import ca_bundle
 from toolkit.errors import ToolkitError
+from toolkit.stack.command import probe as _ask
+from toolkit.stack.sdk import PROVISION_HINT, SDKError, client
 
-PROVISION_HINT = (
-    "on Debian/Ubuntu run `sudo bash scripts/provision-debian.sh`; elsewhere start Docker Desktop"
-)
 PROBE_IMAGE = "python:3.11-slim-bookworm"
-CA_CANDIDATES = (
-    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
-    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
-    "/etc/ssl/cert.pem",  # macOS, BSD
-)
 
 
 @dataclass(frozen=True)
@@ -33,25 +25,6 @@ class Finding:
     detail: str
     fix: str = ""
     required: bool = True
-
-
-@functools.cache
-def client() -> docker.DockerClient:
-    """A client for the engine, or a ToolkitError that says how to get one."""
-    try:
-        engine = docker.from_env(timeout=120)
-        engine.ping()
-    except docker.errors.DockerException as exc:
-        raise ToolkitError(f"the Docker engine is not reachable ({exc})", PROVISION_HINT) from None
-    return engine
-
-
-def _ask(argv: list[str]) -> subprocess.CompletedProcess | None:
-    """Run a probe command quietly; None when it is missing or hangs."""
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 def compose_version() -> str | None:
@@ -73,34 +46,9 @@ def registry_reachable(image: str = PROBE_IMAGE) -> bool:
         return False
     try:
         client().api.inspect_distribution(image)
-    except (docker.errors.APIError, docker.errors.DockerException):
+    except SDKError:
         return False
     return True
-
-
-def _pip_cert() -> str | None:
-    result = _ask(["pip", "config", "get", "global.cert"])
-    return (result.stdout.strip() or None) if result else None
-
-
-def ca_bundle() -> Path:
-    """The CA bundle builds hand to pip/uv as a secret: what the host's own tools trust, so a
-    TLS-intercepting proxy that the host accepts is accepted inside builds too."""
-    for variable in ("TIERED_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-        value = os.environ.get(variable)
-        if value and Path(value).is_file():
-            return Path(value)
-    for candidate in (_pip_cert(), *CA_CANDIDATES):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    try:
-        import certifi
-
-        return Path(certifi.where())
-    except ImportError:
-        raise ToolkitError(
-            "no CA bundle found for builds", "set TIERED_CA_BUNDLE to a PEM file of trusted CAs"
-        ) from None
 
 
 def doctor() -> list[Finding]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
+import subprocess
 from pathlib import Path
 
-from toolkit import engine
+from toolkit import catalog
+from toolkit.errors import ToolkitError
 
 ENV_FILE = Path(
     os.environ.get("TIERED_ENV_FILE") or Path.home() / ".config" / "tiered" / "compose.env"
@@ -35,6 +38,45 @@ OPERATOR = "operator"
 RETIRED_KEYS = ("INTERNAL_TOKEN",)
 
 
+CA_CANDIDATES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # macOS, BSD
+)
+
+
+def _pip_cert() -> str | None:
+    result = _probe(["pip", "config", "get", "global.cert"])
+    return (result.stdout.strip() or None) if result else None
+
+
+def ca_bundle() -> Path:
+    """The CA bundle builds hand to pip/uv as a secret: what the host's own tools trust, so a
+    TLS-intercepting proxy that the host accepts is accepted inside builds too."""
+    for variable in ("TIERED_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_file():
+            return Path(value)
+    for candidate in (_pip_cert(), *CA_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    try:
+        import certifi
+
+        return Path(certifi.where())
+    except ImportError:
+        raise ToolkitError(
+            "no CA bundle found for builds", "set TIERED_CA_BUNDLE to a PEM file of trusted CAs"
+        ) from None
+
+
+def _probe(argv: list[str]) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def _upper(name: str) -> str:
     return name.upper().replace("-", "_")
 
@@ -50,8 +92,6 @@ def digest_key(caller: str) -> str:
 
 
 def _callers() -> list[str]:
-    from toolkit import catalog  # the catalog names the services; it imports nothing of ours
-
     return [*catalog.load().services, OPERATOR]
 
 
@@ -77,6 +117,25 @@ def _secret() -> str:
         # Nor may it hold the admin's name (the policy refuses a password containing it).
         if letters and digits and DEFAULTS["ADMIN_USERNAME"] not in value.lower():
             return value
+
+
+VARIABLE = re.compile(r"\$\{(\w+)(?::?([?-])([^}]*))?\}")
+
+
+def interpolate(value: str, values: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} against the env file's values."""
+
+    def substitute(match: re.Match) -> str:
+        name, operator, argument = match.groups()
+        if values.get(name):
+            return values[name]
+        if operator == "-":
+            return argument
+        if operator == "?":
+            raise ToolkitError(f"{name} is not set ({argument})", "run `inv env`")
+        return ""
+
+    return VARIABLE.sub(substitute, value)
 
 
 def read(path: Path = ENV_FILE) -> dict[str, str]:
@@ -112,7 +171,7 @@ def ensure(path: Path = ENV_FILE) -> tuple[Path, list[str]]:
         if not values.get(key):
             values[key] = default
             added.append(key)
-    bundle = str(engine.ca_bundle())
+    bundle = str(ca_bundle())
     if (
         values.get("BUILD_CA_BUNDLE") != bundle
         and not Path(values.get("BUILD_CA_BUNDLE", "")).is_file()

@@ -29,19 +29,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit import composefile, stack
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.errors import ToolkitError
 from toolkit.images import INFRA_TAGS, PYTHON, PYTHON_BUILD
+from toolkit.names import Stage, image, test_container
 from toolkit.wheels import sha256_file
 
 STATE_DIR = ROOT / ".cache" / "state"
 FORCE_ENV = "TIERED_FORCE"
 FORCE_FLAG = "--force"
-# purpose -> tag of the image it makes (None: a test run makes no image)
-PURPOSES: dict[str, str | None] = {
-    "build": "latest",
-    "build-application": "dev",
-    "build-test": "test",
+# purpose (the key of its record) -> the stage whose image it makes (None: a test run makes
+# no image)
+PURPOSES: dict[str, Stage | None] = {
+    "build": Stage.PRODUCTION,
+    "build-application": Stage.APPLICATION,
+    "build-test": Stage.TEST,
     "tests": None,
 }
 BASE_IMAGES = (PYTHON.tag, PYTHON_BUILD.tag)
@@ -69,7 +72,8 @@ ImageId = Callable[[str], str | None]
 
 def build_purpose(target: str) -> str:
     """The purpose of `inv build --target T`: production -> build, test -> build-test, ..."""
-    return "build" if target == "production" else f"build-{target}"
+    stage = Stage.of(target)
+    return next(purpose for purpose, made in PURPOSES.items() if made is stage)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -79,20 +83,13 @@ def _check_purpose(purpose: str) -> None:
 
 def image_tag(service: Service, purpose: str) -> str | None:
     _check_purpose(purpose)
-    tag = PURPOSES[purpose]
-    return None if tag is None else f"tiered/{service.name}:{tag}"
+    stage = PURPOSES[purpose]
+    return None if stage is None else image(service.name, stage)
 
 
 def engine_image_id(tag: str) -> str | None:
     """The engine's id of a local image, or None when it has no such image."""
-    import docker.errors
-
-    from toolkit import engine
-
-    try:
-        return engine.client().images.get(tag).id
-    except docker.errors.ImageNotFound:
-        return None
+    return stack.image_id(tag)
 
 
 def source_files(directory: Path) -> Iterator[Path]:
@@ -122,11 +119,9 @@ def _manifest(root: Path) -> dict | None:
 
 
 def _compose_definition(catalog: Catalog, service: Service, purpose: str) -> object:
-    from toolkit import render  # render needs nothing of the engine, but keep imports light
-
     if purpose == "tests":
-        return render.compose_tests(catalog)["services"].get(f"{service.name}-tests")
-    build = dict(render.compose(catalog)["services"][service.name]["build"])
+        return composefile.compose_tests(catalog)["services"].get(test_container(service.name))
+    build = dict(composefile.compose(catalog)["services"][service.name]["build"])
     build["target"] = {"build": "production", "build-test": "test"}.get(purpose, "application")
     return build
 
@@ -168,7 +163,7 @@ def inputs(
     if purpose == "tests":
         dependencies, infrastructure = catalog.needs(service)
         tags += [INFRA_TAGS[name] for name in infrastructure if name in INFRA_TAGS]
-        tags += [f"tiered/{dep.name}:latest" for dep in dependencies]
+        tags += [image(dep.name) for dep in dependencies]
     for tag in tags:
         entries[f"image:{tag}"] = image_id(tag) or MISSING
     entries["compose"] = _sha256_json(_compose_definition(catalog, service, purpose))
@@ -343,6 +338,14 @@ def forget(service: Service | str, purpose: str, state_dir: Path | None = None) 
     existed = path.exists()
     path.unlink(missing_ok=True)
     return existed
+
+
+def forget_all(state_dir: Path | None = None) -> int:
+    """Drop every record (`inv clean`): nothing is skipped until it ran again; how many."""
+    records = list((state_dir or STATE_DIR).glob("*.json"))
+    for path in records:
+        path.unlink(missing_ok=True)
+    return len(records)
 
 
 def forced_by_environment(environ: Mapping[str, str] | None = None) -> bool:

@@ -9,12 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import docker.errors
-
-from toolkit import engine
+from toolkit import stack
 from toolkit.catalog import Catalog
 from toolkit.errors import ToolkitError
-from toolkit.render import PROJECT
 
 
 @dataclass
@@ -28,12 +25,8 @@ class ServiceState:
 
 
 def _project_containers() -> dict[str, object]:
-    # sparse: no inspect per container here, so one removed meanwhile (a finished
-    # `compose run --rm`) cannot fail the listing; callers reload what they look at.
-    found = engine.client().containers.list(
-        all=True, sparse=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
-    )
-    return {(c.attrs.get("Labels") or {}).get("com.docker.compose.service"): c for c in found}
+    # sparse (stack.project_containers): callers reload what they look at.
+    return stack.project_containers()
 
 
 def _status(container) -> tuple[str, str]:
@@ -81,7 +74,7 @@ def wait_healthy(
                 continue
             try:
                 container.reload()
-            except docker.errors.NotFound:  # replaced by compose between listing and now
+            except stack.sdk.NotFound:  # replaced by compose between listing and now
                 continue
             status = _status(container)
             restarted[name] = int(container.attrs.get("RestartCount", 0))
@@ -160,21 +153,9 @@ def start_and_wait(
         starting.join(timeout=timeout)
 
 
-def service_url(service, container=None) -> str:
-    """Where the host reaches a service: its published port on 127.0.0.1 (the gateway's), or
-    its container's address on one of the stack's networks (Linux: the host routes to every
-    bridge network). Only the gateway answers there without an internal credential; the
-    toolkit presents the operator's (`envfile.operator_credential`)."""
-    if service.publish:
-        return f"http://127.0.0.1:{service.port}"
-    container = container or _project_containers().get(service.name)
-    if container is None:
-        raise ToolkitError(f"{service.name} has no container", "`inv up` the profile that runs it")
-    container.reload()
-    for network in container.attrs["NetworkSettings"]["Networks"].values():
-        if network.get("IPAddress"):
-            return f"http://{network['IPAddress']}:{service.port}"
-    raise ToolkitError(f"{service.name}'s container has no address", "`inv ps`")
+def url_of(catalog: Catalog, name: str) -> str:
+    """Where a container is reached from the host, as the tables show it."""
+    return _url(catalog, name)
 
 
 def _url(catalog: Catalog, name: str) -> str:

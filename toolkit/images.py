@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
-
-from toolkit import engine
+from toolkit import engine, stack
 from toolkit.catalog import ROOT
 from toolkit.console import console, mb, step
 from toolkit.errors import ToolkitError
+from toolkit.names import PROJECT, local_image
+from toolkit.stack.sdk import PROVISION_HINT, APIError, ImageNotFound
 
 IMAGES_DIR = ROOT / "images"
 LABEL = "tiered.recipe"
@@ -38,28 +38,40 @@ class Recipe:
     upstream: str | None  # pulled (and tagged as `tag`) when the registry answers
     base_online: str | None = None  # BASE build arg online, when built rather than pulled
     base_offline: str | None = None  # BASE build arg offline
+    on_demand: bool = False  # made only when asked for (`--only`, or a command that needs it)
 
 
-DEBIAN = Recipe("debian", f"tiered/debian:{SUITE}", "debian:bookworm-slim")
-PYTHON = Recipe("python", "tiered/python:3.11", None, "python:3.11-slim-bookworm", DEBIAN.tag)
-PYTHON_BUILD = Recipe("python-build", "tiered/python-build:3.11", None, PYTHON.tag, PYTHON.tag)
-PYTHON_SLIM = Recipe("python-slim", "tiered/python-slim:3.11", None, PYTHON.tag, PYTHON.tag)
+DEBIAN = Recipe("debian", local_image("debian", SUITE), "debian:bookworm-slim")
+PYTHON = Recipe(
+    "python", local_image("python", "3.11"), None, "python:3.11-slim-bookworm", DEBIAN.tag
+)
+PYTHON_BUILD = Recipe(
+    "python-build", local_image("python-build", "3.11"), None, PYTHON.tag, PYTHON.tag
+)
+PYTHON_SLIM = Recipe(
+    "python-slim", local_image("python-slim", "3.11"), None, PYTHON.tag, PYTHON.tag
+)
 RECIPES = (
     DEBIAN,
     PYTHON,
     PYTHON_BUILD,
     PYTHON_SLIM,
-    Recipe("postgres", "tiered/postgres:15", "postgres:15-bookworm", None, DEBIAN.tag),
-    Recipe("redis", "tiered/redis:7", "redis:7-bookworm", None, DEBIAN.tag),
+    Recipe("postgres", local_image("postgres", "15"), "postgres:15-bookworm", None, DEBIAN.tag),
+    Recipe("redis", local_image("redis", "7"), "redis:7-bookworm", None, DEBIAN.tag),
     Recipe(
         "clickhouse",
-        "tiered/clickhouse:latest",
+        local_image("clickhouse", "latest"),
         "clickhouse/clickhouse-server:24.8",
         None,
         DEBIAN.tag,
     ),
 )
 INFRA_TAGS = {r.name: r.tag for r in RECIPES if r.name in ("postgres", "redis", "clickhouse")}
+# A registry for swarms that have none (`inv deploy --registry local`): not part of the stack.
+REGISTRY = Recipe(
+    "registry", local_image("registry", "2"), "registry:2", None, DEBIAN.tag, on_demand=True
+)
+ALL_RECIPES = (*RECIPES, REGISTRY)
 
 
 @dataclass
@@ -91,8 +103,8 @@ def recipe_hash(recipe: Recipe, base_id: str = "") -> str:
 
 def _existing(tag: str):
     try:
-        return engine.client().images.get(tag)
-    except docker.errors.ImageNotFound:
+        return stack.client().images.get(tag)
+    except ImageNotFound:
         return None
 
 
@@ -162,7 +174,7 @@ def _build_debian(recipe: Recipe, label: str) -> None:
                 else:
                     path.unlink(missing_ok=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        result = subprocess.run(
+        stack.run(
             [
                 "docker",
                 "import",
@@ -177,16 +189,11 @@ def _build_debian(recipe: Recipe, label: str) -> None:
                 "-",
                 recipe.tag,
             ],
+            doing=f"importing the Debian root file system as {recipe.tag}",
             stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
+            fix=PROVISION_HINT,
         )
         tar.wait()
-        if result.returncode != 0:
-            raise ToolkitError(
-                f"docker import failed: {result.stderr.strip()}", engine.PROVISION_HINT
-            )
 
 
 def _uv_version() -> str:
@@ -211,7 +218,7 @@ def _uv_binary_host() -> str:
 def _uv_binary_for_image(dest: Path) -> None:
     """Put a Linux uv binary of the toolkit's pinned version at `dest`: the host's own when
     the host is Linux on the engine's architecture, else the matching wheel from the index."""
-    arch = engine.client().info().get("Architecture", "x86_64")
+    arch = stack.client().info().get("Architecture", "x86_64")
     if sys.platform == "linux" and platform.machine() == arch:
         shutil.copy2(_uv_binary_host(), dest)
         return
@@ -251,7 +258,7 @@ def _build_dockerfile(recipe: Recipe, base: str, label: str) -> None:
             _uv_binary_for_image(context / "uv")
         lines: list[str] = []
         try:
-            for chunk in engine.client().api.build(
+            for chunk in stack.client().api.build(
                 path=str(context),
                 tag=recipe.tag,
                 buildargs={"BASE": base},
@@ -269,15 +276,13 @@ def _build_dockerfile(recipe: Recipe, base: str, label: str) -> None:
                         f"building {recipe.tag} failed: {chunk['error']}\n{tail}",
                         "see the build output above",
                     )
-        except docker.errors.APIError as exc:
-            raise ToolkitError(
-                f"building {recipe.tag} failed: {exc}", engine.PROVISION_HINT
-            ) from None
+        except APIError as exc:
+            raise ToolkitError(f"building {recipe.tag} failed: {exc}", PROVISION_HINT) from None
 
 
 def _pull(upstream: str, tag: str) -> None:
     repository, _, version = upstream.rpartition(":")
-    image = engine.client().images.pull(repository, tag=version)
+    image = stack.client().images.pull(repository, tag=version)
     repo, _, local_tag = tag.rpartition(":")
     image.tag(repo, local_tag)
 
@@ -294,7 +299,7 @@ def ensure(recipe: Recipe, online: bool, rebuild: bool = False) -> Outcome:
     else:
         base = (recipe.base_online if online else recipe.base_offline) or ""
         base_image = _existing(base) if base else None
-        if base and base_image is None and online and not base.startswith("tiered/"):
+        if base and base_image is None and online and not base.startswith(f"{PROJECT}/"):
             _pull(base, base)
             base_image = _existing(base)
         if base and base_image is None:
@@ -308,18 +313,18 @@ def ensure(recipe: Recipe, online: bool, rebuild: bool = False) -> Outcome:
         else:
             _build_dockerfile(recipe, base, label)
             source = "built"
-    image = engine.client().images.get(recipe.tag)
+    image = stack.client().images.get(recipe.tag)
     return Outcome(recipe, source, int(image.attrs.get("Size", 0)), time.perf_counter() - started)
 
 
 def ensure_all(names: list[str] | None = None, rebuild: bool = False) -> list[Outcome]:
     """Make every base and infrastructure image available, in dependency order."""
-    wanted = [r for r in RECIPES if not names or r.name in names]
-    unknown = set(names or []) - {r.name for r in RECIPES}
+    wanted = [r for r in ALL_RECIPES if (r.name in names if names else not r.on_demand)]
+    unknown = set(names or []) - {r.name for r in ALL_RECIPES}
     if unknown:
         raise ToolkitError(
             f"unknown image {', '.join(sorted(unknown))}",
-            f"choose from: {', '.join(r.name for r in RECIPES)}",
+            f"choose from: {', '.join(r.name for r in ALL_RECIPES)}",
         )
     online = engine.registry_reachable()
     console.print(f"registry {'answers: pulling' if online else 'unreachable: building locally'}")
@@ -341,7 +346,7 @@ def prune() -> tuple[int, int, int]:
     """Remove what builds leave behind: dangling images (older builds of a tag) and the
     build cache. Returns (images removed, cache records removed, bytes reclaimed). Named
     images, containers and volumes are kept; the next build of each image is cold."""
-    api = engine.client().api
+    api = stack.client().api
     dangling = api.prune_images(filters={"dangling": True})
     cache = api.prune_builds()
     reclaimed = (dangling.get("SpaceReclaimed") or 0) + (cache.get("SpaceReclaimed") or 0)

@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from toolkit.catalog import ROOT
+from toolkit.envfile import ca_bundle
 from toolkit.errors import ToolkitError
 
 PYPI = "https://pypi.org/simple"
@@ -125,10 +126,8 @@ def locked_packages() -> dict[str, Index]:
 def reachable(url: str, timeout: float = 5.0) -> bool:
     """Does the index answer at all (any status below 500)? TLS is checked with the host's
     CA bundle, as the downloads will be."""
-    from toolkit import engine
-
     try:
-        response = httpx.get(url.rstrip("/") + "/", timeout=timeout, verify=str(engine.ca_bundle()))
+        response = httpx.get(url.rstrip("/") + "/", timeout=timeout, verify=str(ca_bundle()))
     except httpx.HTTPError:
         return False
     return response.status_code < 500
@@ -268,6 +267,4 @@ def _origin(url: str) -> str:
 
 
 def _ca() -> str:
-    from toolkit import engine
-
-    return str(engine.ca_bundle())
+    return str(ca_bundle())

@@ -23,7 +23,6 @@ import httpx
 
 from toolkit import envfile
 from toolkit.catalog import Catalog
-from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
 
 GATEWAY = "api-gateway"
@@ -144,7 +143,7 @@ class Tally:
         }
 
 
-def _check_loopback(base_url: str) -> None:
+def check_loopback(base_url: str) -> None:
     if urlsplit(base_url).hostname != LOOPBACK:
         raise ToolkitError(
             f"load goes to {LOOPBACK} only, not {base_url}",
@@ -236,7 +235,7 @@ async def http_load(
     rate limit on its own; 429s (someone else spending the budget) are reported as errors.
     Percentiles are over the 2xx answers; `errors` = `non_2xx` + `exceptions`.
     """
-    _check_loopback(base_url)
+    check_loopback(base_url)
     if concurrency < 1 or max_requests < 1 or seconds <= 0:
         raise ToolkitError(
             f"bad load bounds (concurrency {concurrency}, requests {max_requests}, "
@@ -375,7 +374,7 @@ async def admin_login(
     return response.json()
 
 
-async def _logout(client: httpx.AsyncClient, budget: RateBudget, tokens: list[str]) -> int:
+async def logout(client: httpx.AsyncClient, budget: RateBudget, tokens: list[str]) -> int:
     """End the benchmark's sessions; returns how many ended (failures only cost a leftover)."""
     ended = 0
     for token in tokens:
@@ -388,129 +387,3 @@ async def _logout(client: httpx.AsyncClient, budget: RateBudget, tokens: list[st
             continue
         ended += response.status_code == 204
     return ended
-
-
-async def gateway_scenarios(
-    catalog: Catalog,
-    *,
-    concurrency: int = 16,
-    seconds: float = 10.0,
-    max_requests: int = 50_000,
-    warmup_seconds: float = 2.0,
-    login: bool = True,
-    login_requests: int = LOGIN_REQUESTS,
-    base_url: str = GATEWAY_URL,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> dict[str, dict]:
-    """The latency.http section: every scenario through the gateway, one after the other.
-
-    - health_live: GET /health/live, the gateway alone (not rate limited): the floor.
-    - auth_me: GET /auth/me with a real token: gateway (rate limit and session in Redis, JWT)
-      -> user-service (JWT, session and profile cache in Redis) -> database-service when the
-      profile cache (60 s) is cold; within the rate budget.
-    - auth_login: POST /auth/login with the right password, bcrypt at the production cost;
-      few requests at low concurrency, as user-service allows 30 attempts per address per
-      5 minutes (successful logins never count as account failures).
-
-    A user is registered (unique name, `bench_<hex>`) and logged in first; its sessions are
-    logged out at the end. The account itself stays: the data API has no delete.
-    """
-    _check_loopback(base_url)
-    budget = RateBudget(max(1, int(gateway_rate_limit(catalog) * RATE_LIMIT_SHARE)))
-    user = BenchUser.new()
-    sessions: list[str] = []
-    section: dict[str, dict] = {}
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=30, trust_env=False, transport=transport
-    ) as client:
-        try:
-            await client.get("/health/live")
-        except httpx.HTTPError as exc:
-            raise ToolkitError(
-                f"the gateway does not answer on {base_url} ({type(exc).__name__})",
-                "start the core profile: `inv up --profile core`",
-            ) from None
-        with step(f"register and log in {user.username} through the gateway"):
-            tokens = await register_and_login(client, budget, user)
-            credentials = {"username": user.username, "password": user.password}
-            sessions.append(tokens["access_token"])
-        try:
-            bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-            plan = [
-                (Scenario("health_live", "GET", "/health/live", limited=False), {}),
-                (Scenario("auth_me", "GET", "/auth/me", headers=bearer), {}),
-            ]
-            if login:
-                plan.append(
-                    (
-                        Scenario("auth_login", "POST", "/auth/login", body=credentials),
-                        {
-                            "concurrency": min(concurrency, LOGIN_CONCURRENCY),
-                            "max_requests": login_requests,
-                            "warmup_seconds": 0,
-                            "on_response": lambda r: sessions.append(r.json()["access_token"]),
-                        },
-                    )
-                )
-            for scenario, overrides in plan:
-                options = {
-                    "concurrency": concurrency,
-                    "seconds": seconds,
-                    "max_requests": max_requests,
-                    "warmup_seconds": warmup_seconds,
-                    "budget": budget,
-                    "base_url": base_url,
-                    "transport": transport,
-                    **overrides,
-                }
-                label = (
-                    f"{scenario.method} {scenario.path}: {options['concurrency']} concurrent, "
-                    f"{seconds:g}s or {options['max_requests']} requests"
-                )
-                with step(label) as note:
-                    section[scenario.name] = await http_load(scenario, **options)
-                    figures = section[scenario.name]
-                    note["note"] = f"p50 {figures['p50_ms']} ms, {figures['rps']} rps"
-        finally:
-            await _logout(client, budget, sessions)
-    _show_http(section)
-    return section
-
-
-def latency_http(catalog: Catalog, **options) -> dict[str, dict]:
-    """gateway_scenarios from synchronous code (nox, tasks)."""
-    return asyncio.run(gateway_scenarios(catalog, **options))
-
-
-def _show_http(section: dict[str, dict]) -> None:
-    rows = [
-        (
-            name,
-            f["p50_ms"],
-            f["p95_ms"],
-            f["p99_ms"],
-            f["rps"],
-            f["requests"],
-            f"{f['non_2xx']} / {f['exceptions']}",
-            f["concurrency"],
-            f.get("rate_budget_per_minute", ""),
-        )
-        for name, f in section.items()
-    ]
-    console.print(
-        table(
-            "HTTP through the gateway (127.0.0.1)",
-            [
-                "scenario",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "rps",
-                "requests",
-                "non-2xx / exc",
-                "concurrency",
-                "budget /min",
-            ],
-            rows,
-        )
-    )

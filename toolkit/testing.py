@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-
 from toolkit import builds, images, stack
 from toolkit.catalog import Catalog, Service
 from toolkit.console import console, step
-from toolkit.render import COMPOSE_TEST_FILE, PROJECT
+from toolkit.names import COMPOSE_TEST_FILE, Stage, image, test_container
 
 
 def prepare(catalog: Catalog, service: Service) -> None:
@@ -27,18 +25,17 @@ def run(catalog: Catalog, service: Service, pytest_args: list[str]) -> int:
     """Run the suite in `<service>-tests`; returns pytest's exit code (5 = nothing collected,
     which callers treat as a failure like any other)."""
     prepare(catalog, service)
-    command = [
-        *stack.compose_argv(COMPOSE_TEST_FILE, profiles=("test",)),
+    console.print(f"running {service.name}'s tests in {image(service.name, Stage.TEST)}")
+    # On this terminal, as pytest writes it.
+    return stack.cli(COMPOSE_TEST_FILE, profiles=("test",)).stream(
         "run",
         "--rm",
         "--quiet-pull",
-        f"{service.name}-tests",
+        test_container(service.name),
         "python",
         "-m",
         "pytest",
         "-p",
         "no:cacheprovider",
         *pytest_args,
-    ]
-    console.print(f"running {service.name}'s tests in {PROJECT}/{service.name}:test")
-    return subprocess.run(command, check=False).returncode
+    )

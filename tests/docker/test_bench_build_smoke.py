@@ -5,8 +5,9 @@ import hashlib
 
 import pytest
 
-from toolkit import bench_build, catalog, engine
-from toolkit.render import PROJECT
+from toolkit import catalog, stack
+from toolkit.bench.measure import build as bench_build
+from toolkit.names import PROJECT
 
 pytestmark = pytest.mark.docker
 
@@ -36,4 +37,4 @@ def test_source_change_builds_from_a_copy_and_leaves_the_checkout_alone() -> Non
     assert set(figures) == {"warm", "source_change", "image_mb"}
     assert figures["source_change"]["rounds"] and figures["image_mb"] > 0
     assert not any("layer cache was not used" in m for m in messages), messages
-    assert not engine.client().images.list(name=f"{PROJECT}/{service.name}:bench")
+    assert not stack.client().images.list(name=f"{PROJECT}/{service.name}:bench")

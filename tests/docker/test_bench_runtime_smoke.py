@@ -10,7 +10,9 @@ import time
 import httpx
 import pytest
 
-from toolkit import bench_resources, bench_start, catalog, loadgen
+from toolkit import catalog, loadgen
+from toolkit.bench.measure import resources as bench_resources
+from toolkit.bench.measure import start as bench_start
 
 pytestmark = pytest.mark.docker
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import catalog, devloop, engine, render
+from toolkit import catalog, composefile, devloop, stack
 
 pytestmark = pytest.mark.docker
 
@@ -43,7 +43,7 @@ def test_compose_accepts_the_dev_file_layered_over_production():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     merged = json.loads(result.stdout)["services"][SERVICE]
-    production = render.compose(catalog.load())["services"][SERVICE]
+    production = composefile.compose(catalog.load())["services"][SERVICE]
     assert merged["build"]["target"] == "application"
     assert merged["image"] == f"tiered/{SERVICE}:dev"
     assert merged["environment"]["ENVIRONMENT"] == "development"
@@ -65,7 +65,7 @@ def test_a_saved_file_reaches_a_dev_container_without_a_rebuild(dev_image):
     cat = catalog.load()
     service = cat.service(SERVICE)
     environment = {
-        key: resolved(value) for key, value in render.service_environment(cat, service).items()
+        key: resolved(value) for key, value in composefile.service_environment(cat, service).items()
     }
     environment.update(
         ENVIRONMENT="development",
@@ -78,7 +78,7 @@ def test_a_saved_file_reaches_a_dev_container_without_a_rebuild(dev_image):
         original = module.read_text()
         first = f"start-{uuid.uuid4().hex[:8]}"
         module.write_text(devloop.with_marker(original, first))
-        container = engine.client().containers.run(
+        container = stack.client().containers.run(
             dev_image,
             ["python3", "-m", "servicekit.devserver"],
             detach=True,

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
-from toolkit import catalog, engine, health
+from toolkit import catalog, health, stack
 from toolkit.images import PYTHON
-from toolkit.render import PROJECT
+from toolkit.names import PROJECT
 
 pytestmark = pytest.mark.docker
 
@@ -19,7 +19,7 @@ def project_container():
 
     def start(command: list[str], **options):
         name = f"failing-{uuid.uuid4().hex[:8]}"
-        container = engine.client().containers.run(
+        container = stack.client().containers.run(
             PYTHON.tag,
             command,
             detach=True,

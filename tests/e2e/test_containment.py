@@ -4,7 +4,7 @@ names, and no infrastructure door without its credential."""
 
 import pytest
 
-from toolkit import catalog, envfile, render, stack
+from toolkit import catalog, composefile, envfile, stack
 
 pytestmark = pytest.mark.docker
 
@@ -40,7 +40,7 @@ def test_every_container_has_least_privilege_and_limits(containers):
 def test_a_service_can_resolve_only_what_shares_a_network_with_it(containers):
     # `to-X` holds X and its callers, so a service reaches its dependencies and, through
     # them, their other callers; the infrastructure only where its entry names it.
-    joined = render.networks(CATALOG)
+    joined = composefile.networks(CATALOG)
     everyone = [*CATALOG.infrastructure, *CATALOG.services]
     probe = (
         "import socket\n"

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from toolkit import catalog, envfile, health
+from toolkit import catalog, envfile, stack
 
 pytestmark = pytest.mark.docker
 
@@ -21,7 +21,7 @@ INTERNAL = [s for s in CATALOG.services.values() if not s.extra.get("gateway")]
 
 
 def _url(name: str) -> str:
-    return health.service_url(CATALOG.service(name))
+    return stack.service_url(CATALOG.service(name))
 
 
 def _as(caller: str) -> dict[str, str]:

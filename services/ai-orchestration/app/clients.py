@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from app.core.config import Settings
+from servicekit.database import check_database
 from servicekit.http import ServiceClient
 
 log = logging.getLogger("ai-orchestration.clients")
@@ -116,12 +117,4 @@ class Peers:
 
     async def check_database_token(self) -> str | None:
         """database-service is healthy and accepts our internal token (else no candles)."""
-        await self.required_check("database-service")()
-        probe = await self.database.client.get(
-            "/market/candles", params={"symbol": "HEALTH-PROBE", "interval": "1m", "limit": 1}
-        )
-        if probe.status_code in (401, 403):
-            raise RuntimeError("database-service rejects our INTERNAL_TOKEN")
-        if probe.status_code != 200:
-            return f"database-service GET /market/candles answered {probe.status_code}"
-        return None
+        return await check_database(self.database.client)

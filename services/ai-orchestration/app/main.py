@@ -16,6 +16,7 @@ from app.limiter import QueueFull, WorkflowLimiter
 from app.stats import WorkflowStats
 from app.workflows.errors import WorkflowError
 from servicekit.app import create_app
+from servicekit.redisclient import check_redis, redis_client
 
 log = logging.getLogger("ai-orchestration")
 
@@ -51,13 +52,7 @@ def build_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await peers.open()
-        redis = backends["redis"] = Redis.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            socket_timeout=settings.redis_timeout,
-            socket_connect_timeout=settings.redis_timeout,
-            health_check_interval=30,
-        )
+        redis = backends["redis"] = redis_client(settings)
         app.state.settings = settings
         app.state.peers = peers
         app.state.cache = ResultCache(redis)
@@ -72,15 +67,11 @@ def build_app(settings: Settings) -> FastAPI:
             await peers.aclose()
             await redis.aclose()
 
-    async def check_redis() -> str | None:
-        await backends["redis"].ping()
-        return None
-
     app = create_app(
         settings,
         routers=[workflows.router, stats.router],
         health_checks={
-            "redis": check_redis,
+            "redis": lambda: check_redis(backends["redis"]),
             "database-service": peers.check_database_token,
             "ai-provider": peers.required_check("ai-provider"),
             "trading-engine": peers.optional_check("trading-engine"),

@@ -2,8 +2,7 @@
 routing, fallback, a response cache and cost accounting."""
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -16,7 +15,7 @@ from app.deep_learning import DeepLearningUnavailable, EmbeddingRejected
 from app.dispatch import AllCandidatesFailed
 from app.registry import UnknownModel, load_registry
 from app.router import CostCeilingExceeded
-from servicekit.app import create_app
+from servicekit.app import backends_lifespan, create_app, unavailable
 
 log = logging.getLogger("ai-provider")
 
@@ -47,30 +46,10 @@ async def _rejected(request: Request, exc: EmbeddingRejected) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
-async def _redis_down(request: Request, exc: RedisError) -> JSONResponse:
-    log.error("redis: %s", exc)
-    return JSONResponse(
-        {"detail": "the cache and cost ledger (Redis) are unavailable, try again later"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
-
-
 def build_app(settings: Settings, environ: Mapping[str, str] | None = None) -> FastAPI:
     """Assemble the service around `settings` and the provider keys in `environ` (the
     process environment by default; tests build theirs with other values)."""
     backends = Backends(settings, load_registry(settings, environ))
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await backends.open()
-        app.state.settings = settings
-        app.state.backends = backends
-        try:
-            yield
-        finally:
-            await backends.close()
-
     app = create_app(
         settings,
         routers=[chat.router, embeddings.router, models.router, stats.router],
@@ -79,7 +58,7 @@ def build_app(settings: Settings, environ: Mapping[str, str] | None = None) -> F
             "deep-learning": backends.check_deep_learning,
         },
         critical=CRITICAL,
-        lifespan=lifespan,
+        lifespan=backends_lifespan(settings, backends),
         title="ai-provider",
     )
     app.add_exception_handler(UnknownModel, _unknown_model)
@@ -87,7 +66,8 @@ def build_app(settings: Settings, environ: Mapping[str, str] | None = None) -> F
     app.add_exception_handler(AllCandidatesFailed, _all_failed)
     app.add_exception_handler(DeepLearningUnavailable, _deep_learning_down)
     app.add_exception_handler(EmbeddingRejected, _rejected)
-    app.add_exception_handler(RedisError, _redis_down)
+    ledger = "the cache and cost ledger (Redis) are unavailable, try again later"
+    app.add_exception_handler(RedisError, unavailable(ledger, "redis", logger=log))
     return app
 
 

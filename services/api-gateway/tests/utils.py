@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import jwt
 
 from app.core.config import Settings
-from app.core.security import ISSUER
 from app.ratelimit import WINDOW_SECONDS
+from servicekit.tokens import ISSUER
 
 SECRET = os.environ["JWT_SECRET"]
 REDIS_URL = os.environ["REDIS_URL"]

@@ -4,38 +4,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from app.api.main import routers
 from app.core.backends import Backends
 from app.core.clickhouse import ClickHouseUnavailable
 from app.core.config import Settings, get_settings
 from app.core.postgres import UNAVAILABLE_ERRORS
-from servicekit.app import create_app
+from servicekit.app import create_app, unavailable
 
 log = logging.getLogger("app")
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # Lost connections, exhausted pools and timeouts are transient: 503 tells the caller (and
-    # servicekit's ServiceClient, for idempotent calls) to retry, where a 500 would not.
-    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-    return JSONResponse(
-        {"detail": "database unavailable, retry later"},
-        status_code=503,
-        headers={"retry-after": "1"},
-    )
-
-
-async def _clickhouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # Same reasoning as above; the market API's callers keep their data and retry on 503.
-    log.warning("clickhouse unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "clickhouse unavailable, retry later"},
-        status_code=503,
-        headers={"retry-after": "1"},
-    )
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
@@ -60,9 +38,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.backends = backends
+    # Lost connections, exhausted pools and timeouts are transient: 503, and the callers retry
+    # (the market API's keep their data meanwhile).
+    database = unavailable(
+        "database unavailable, retry later", "database", logger=log, level=logging.WARNING
+    )
     for error in UNAVAILABLE_ERRORS:
-        app.add_exception_handler(error, _database_unavailable)
-    app.add_exception_handler(ClickHouseUnavailable, _clickhouse_unavailable)
+        app.add_exception_handler(error, database)
+    clickhouse = unavailable(
+        "clickhouse unavailable, retry later", "clickhouse", logger=log, level=logging.WARNING
+    )
+    app.add_exception_handler(ClickHouseUnavailable, clickhouse)
     return app
 
 

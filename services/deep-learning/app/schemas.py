@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.market import SYMBOL_PATTERN, Interval
+from servicekit.market import SYMBOL_PATTERN, Interval
 
 Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN)]
 # A close must be a positive, finite price: NaN and Infinity (which Python's JSON parser

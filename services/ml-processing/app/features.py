@@ -12,7 +12,7 @@ prediction must name exactly these, or give the values in this order.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from app.market import Candles
+from servicekit.market import Candles, next_close_higher
 
 RETURN_LAGS = (1, 2, 3, 5, 10, 20)
 
@@ -93,9 +93,5 @@ def build(candles: Candles) -> np.ndarray:
     return table
 
 
-def labels(candles: Candles) -> np.ndarray:
-    """1.0 where the next close is higher, 0.0 where not, NaN on the last bar (unknown)."""
-    close = candles.close
-    out = np.full(len(close), np.nan)
-    out[:-1] = (close[1:] > close[:-1]).astype(np.float64)
-    return out
+# The target: 1.0 where the next close is higher, 0.0 where not, NaN on the last bar.
+labels = next_close_higher

@@ -1,25 +1,18 @@
 """The ml-processing application: tabular models on candle features, a versioned registry and
 fast predictions with a cache."""
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api import health
 from app.api.routes import features, jobs, models, predict, stats
 from app.core.backends import Backends
 from app.core.config import Settings, get_settings
 from app.jobs import TooManyJobs
-from app.market import MarketDataUnavailable, NoCandles
 from app.predictor import FeatureError
 from app.registry import DamagedVersion, NoActiveModel, NothingToRollBack, UnknownVersion
 from app.training import NotEnoughCandles, NothingToLearn
-from servicekit.app import create_app
-
-log = logging.getLogger("ml-processing")
+from servicekit import market
+from servicekit.app import backends_lifespan, create_app
 
 # Nothing is critical: predictions need only the models in memory, so without database-service
 # (no training, no /features) or with a read-only MODEL_DIR (no new versions) the service is
@@ -32,15 +25,6 @@ def _answer(status_code: int, **headers: str):
         return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
 
     return handler
-
-
-async def _market_data_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("market data unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "market data unavailable, try again later"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
 
 
 async def _not_enough(request: Request, exc: NotEnoughCandles) -> JSONResponse:
@@ -58,35 +42,22 @@ async def _bad_features(request: Request, exc: FeatureError) -> JSONResponse:
 def build_app(settings: Settings) -> FastAPI:
     """Assemble the service around `settings` (tests build theirs with other values)."""
     backends = Backends(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await backends.open()
-        app.state.settings = settings
-        app.state.backends = backends
-        try:
-            yield
-        finally:
-            await backends.close()
-
-    checks = {
-        "database-service": backends.check_database,
-        "model-dir": backends.check_model_dir,
-        "models": backends.check_models,
-    }
     app = create_app(
         settings,
         routers=[models.router, jobs.router, predict.router, features.router, stats.router],
-        health_checks=checks,
+        health_checks={
+            "database-service": backends.check_database,
+            "model-dir": backends.check_model_dir,
+            "models": backends.check_models,
+        },
         critical=CRITICAL,
-        lifespan=lifespan,
+        lifespan=backends_lifespan(settings, backends),
         title="ml-processing",
+        # The registry's state beside the checks: `models` (active version and kind, versions).
+        health_extra=lambda: {"models": backends.describe()},
     )
-    health.replace_health(
-        app, health.health_router(settings.service_name, checks, CRITICAL, backends.describe)
-    )
-    app.add_exception_handler(MarketDataUnavailable, _market_data_unavailable)
-    app.add_exception_handler(NoCandles, _answer(404))
+    # 503 market data unavailable, 404 no candles (its own NotEnoughCandles, below, says more).
+    market.add_handlers(app)
     app.add_exception_handler(NotEnoughCandles, _not_enough)
     app.add_exception_handler(NothingToLearn, _answer(409))
     app.add_exception_handler(UnknownVersion, _answer(404))

@@ -39,8 +39,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app import learners
-from app.core.files import fsync_dir, fsync_file, read_json, sha256_file, write_json_atomic
+from app.core.files import fsync_file, read_json, sha256_file, write_json_atomic
 from app.training import TrainedModel
+from servicekit.files import fsync_dir
 
 log = logging.getLogger("ml-processing.registry")
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.learners import Kind
-from app.market import SYMBOL_PATTERN, Interval
+from servicekit.market import SYMBOL_PATTERN, Interval
 
 FeatureValues = dict[str, float] | list[float]
 

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from app import features, learners
-from app.market import Candles
+from servicekit.market import Candles
 
 MIN_TRAIN = 200
 MIN_VALIDATION = 50

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app import features
-from app.market import Candles
+from servicekit.market import Candles
 from tests.utils import frame_to_candles, real_series
 
 
@@ -14,7 +14,7 @@ def eurusd_candles() -> Candles:
 
 
 def head(candles: Candles, n: int) -> Candles:
-    fields = ("start_ms", "open", "high", "low", "close", "volume")
+    fields = ("start_ms", "open", "high", "low", "close", "volume", "ticks")
     return Candles(candles.symbol, candles.interval, **{f: getattr(candles, f)[:n] for f in fields})
 
 
@@ -73,6 +73,7 @@ def test_flat_prices_are_defined_and_neutral() -> None:
         low=np.ones(n),
         close=np.ones(n),
         volume=np.zeros(n),
+        ticks=np.ones(n, dtype=np.int64),
     )
     table = features.build(flat)
     row = dict(zip(features.FEATURES, table[-1], strict=True))
@@ -83,7 +84,7 @@ def test_flat_prices_are_defined_and_neutral() -> None:
 def test_labels_say_whether_the_next_close_is_higher() -> None:
     closes = np.array([1.0, 2.0, 2.0, 1.0, 3.0])
     candles = Candles(
-        "L", "1h", np.arange(5, dtype=np.int64), closes, closes, closes, closes, np.ones(5)
+        "L", "1h", np.arange(5, dtype=np.int64), *(closes,) * 4, np.ones(5), np.ones(5, np.int64)
     )
     np.testing.assert_array_equal(features.labels(candles)[:-1], [1.0, 0.0, 0.0, 1.0])
     assert np.isnan(features.labels(candles)[-1])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app import features, learners, training
-from app.market import Candles
+from servicekit.market import Candles
 from tests.utils import frame_to_candles, real_series
 
 
@@ -14,7 +14,7 @@ def eurusd_candles() -> Candles:
 
 
 def head(candles: Candles, n: int) -> Candles:
-    fields = ("start_ms", "open", "high", "low", "close", "volume")
+    fields = ("start_ms", "open", "high", "low", "close", "volume", "ticks")
     return Candles(candles.symbol, candles.interval, **{f: getattr(candles, f)[:n] for f in fields})
 
 
@@ -46,7 +46,11 @@ def test_min_candles_is_exactly_enough(eurusd_candles: Candles) -> None:
 def test_flat_prices_have_nothing_to_learn() -> None:
     n = 400
     flat = Candles(
-        "FLAT", "1h", np.arange(n, dtype=np.int64), *(np.ones(n) for _ in range(4)), np.ones(n)
+        "FLAT",
+        "1h",
+        np.arange(n, dtype=np.int64),
+        *(np.ones(n) for _ in range(5)),
+        np.ones(n, np.int64),
     )
     with pytest.raises(training.NothingToLearn, match="never move both ways"):
         training.prepare(flat, 0.2)

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from app.market import Candles
 from servicekit import testing
+from servicekit.market import Candles
 
 INTERVAL_MS = testing.INTERVAL_MS
 
@@ -36,6 +36,7 @@ def frame_to_candles(symbol: str, interval: str, frame: pd.DataFrame) -> Candles
         low=frame.Low.to_numpy(np.float64),
         close=frame.Close.to_numpy(np.float64),
         volume=frame.Volume.to_numpy(np.float64),
+        ticks=np.ones(len(frame), dtype=np.int64),
     )
 
 

@@ -37,6 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Bars in a year of a market that trades around the clock (365 days): the platform's feeds and
+# replays run 24/7. A daily stock series has about 252; backtests may say so (`bars_per_year`).
+BARS_PER_YEAR: dict[str, float] = {
+    "1m": 365 * 24 * 60,
+    "5m": 365 * 24 * 12,
+    "1h": 365 * 24,
+    "1d": 365,
+}
+
 
 @dataclass(frozen=True)
 class Trade:

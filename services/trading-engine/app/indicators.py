@@ -13,7 +13,7 @@ import talib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from talib import abstract
 
-from app.market import Candles
+from servicekit.market import Candles
 
 INDICATOR_NAMES = ("sma", "ema", "rsi", "macd", "bbands", "atr")
 

@@ -24,8 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from app.market import Candles
 from app.strategies import MlParams
+from servicekit.market import Candles, next_close_higher
 
 FEATURES = ("return_1", "return_5", "rsi", "macd_hist_rel", "bb_percent_b", "atr_rel")
 # Leading bars without every feature: MACD(12, 26, 9) is the longest warm-up (25 + 8).
@@ -59,12 +59,8 @@ def features(candles: Candles) -> np.ndarray:
     return table
 
 
-def labels(candles: Candles) -> np.ndarray:
-    """1.0 where the next close is higher, 0.0 where not, NaN on the last bar (unknown)."""
-    close = candles.close
-    out = np.full(len(close), np.nan)
-    out[:-1] = (close[1:] > close[:-1]).astype(float)
-    return out
+# The target: 1.0 where the next close is higher, 0.0 where not, NaN on the last bar.
+labels = next_close_higher
 
 
 def held_out_rows(labelled: int, fraction: float) -> int:

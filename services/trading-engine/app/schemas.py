@@ -4,8 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.market import SYMBOL_PATTERN, Interval
 from app.strategies import STRATEGY_NAMES
+from servicekit.market import SYMBOL_PATTERN, Interval
 
 Signal = Literal["buy", "sell", "hold"]
 Position = Literal["long", "flat", "short"]

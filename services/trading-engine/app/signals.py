@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app import ml
-from app.market import Candles
 from app.strategies import RULES, MlParams, StrategyParams
+from servicekit.market import Candles
 
 log = logging.getLogger("trading-engine.signals")
 

@@ -23,7 +23,7 @@ import talib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.indicators import MAX_PERIOD
-from app.market import Candles
+from servicekit.market import Candles
 
 
 class StrategyParams(BaseModel):

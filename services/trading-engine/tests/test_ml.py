@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from app import ml
-from app.market import Candles
 from app.strategies import MlParams
+from servicekit.market import Candles
 from tests.utils import closes_to_candles, frame_to_candles, real_series
 
 

@@ -5,8 +5,8 @@ import functools
 import numpy as np
 import pandas as pd
 
-from app.market import Candles
 from servicekit import testing
+from servicekit.market import Candles
 
 INTERVAL_MS = testing.INTERVAL_MS
 

@@ -5,8 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -16,7 +15,7 @@ from app.core.backends import Backends
 from app.core.config import Settings, get_settings
 from app.core.security import dummy_hash
 from app.crud import DatabaseServiceError
-from servicekit.app import create_app
+from servicekit.app import create_app, unavailable
 
 log = logging.getLogger("user-service")
 
@@ -24,24 +23,6 @@ log = logging.getLogger("user-service")
 # database-service no one can register or log in. Reporting "down" (503) for either makes
 # Docker mark the container unhealthy, which is the truth: the gateway would only get errors.
 CRITICAL = {"redis", "database-service"}
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database-service unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "user store unavailable, try again later"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
-
-
-async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("redis unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "session store unavailable, try again later"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
 
 
 async def _ensure_admin(backends: Backends, settings: Settings) -> asyncio.Task | None:
@@ -89,9 +70,13 @@ def build_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         title="user-service",
     )
-    app.add_exception_handler(DatabaseServiceError, _database_unavailable)
-    app.add_exception_handler(RedisConnectionError, _redis_unavailable)
-    app.add_exception_handler(RedisTimeoutError, _redis_unavailable)
+    user_store = unavailable(
+        "user store unavailable, try again later", "database-service", logger=log
+    )
+    app.add_exception_handler(DatabaseServiceError, user_store)
+    session_store = unavailable("session store unavailable, try again later", "redis", logger=log)
+    app.add_exception_handler(RedisConnectionError, session_store)
+    app.add_exception_handler(RedisTimeoutError, session_store)
     return app
 
 

@@ -1,13 +1,15 @@
 """The application factory: every service gets the same middleware, errors and health."""
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from servicekit.health import Check, health_router
+from servicekit.health import Check, Extra, health_router
 from servicekit.internal import InternalAuth, parse_callers
 from servicekit.logging import configure_logging
 from servicekit.middleware import RequestContextMiddleware
@@ -33,6 +35,20 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)
 
 
+def unavailable(
+    detail: str, what: str, *, logger: logging.Logger = log, level: int = logging.ERROR
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """An exception handler for a backend that is away: 503 `{"detail": detail}` with
+    Retry-After: 1, which tells the caller (and ServiceClient, for idempotent calls) to retry,
+    where a 500 would not; logs `<what> unavailable: <error>` on `logger`."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        logger.log(level, "%s unavailable: %s: %s", what, type(exc).__name__, exc)
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+    return handler
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -42,11 +58,13 @@ def create_app(
     lifespan=None,
     title: str | None = None,
     internal: bool = True,
+    health_extra: Extra | None = None,
 ) -> FastAPI:
     """Build a service's FastAPI app with the platform's conventions applied.
 
     `internal`: only callers holding a credential (INTERNAL_CALLERS) get past /health; every
-    service but the gateway, the one public door, is internal."""
+    service but the gateway, the one public door, is internal. `health_extra`: fields /health
+    reports beside its checks (servicekit.health)."""
     configure_logging(settings.service_name, settings.log_level)
     app = FastAPI(
         title=title or settings.service_name,
@@ -54,7 +72,9 @@ def create_app(
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)
-    app.include_router(health_router(settings.service_name, health_checks or {}, critical))
+    app.include_router(
+        health_router(settings.service_name, health_checks or {}, critical, extra=health_extra)
+    )
     for router in routers:
         app.include_router(router)
     if internal:
@@ -65,3 +85,31 @@ def create_app(
     # Added last, so outermost: a refused request still gets its id and its access-log line.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+class Lifetime(Protocol):
+    """What a service holds for its lifetime: opened in the serving event loop, then closed."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def backends_lifespan(
+    settings: ServiceSettings, backends: Lifetime
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of a service whose state is its settings and one `backends` object: open
+    it (inside the serving event loop: pools and clients must not be shared across forks),
+    publish both on app.state (servicekit.deps reads them there), close it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backends.open()
+        app.state.settings = settings
+        app.state.backends = backends
+        try:
+            yield
+        finally:
+            await backends.close()
+
+    return lifespan

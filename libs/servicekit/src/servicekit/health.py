@@ -2,20 +2,26 @@
 
 A check is an async function that returns nothing when its backend answers (ok), returns a
 string to report "degraded" with that reason, or raises to report "down".
+
+A service with facts that are neither ok nor a problem (ml-processing's active model,
+deep-learning's torch device) passes `extra`: a function whose fields join the report beside
+`checks`, so no service needs a /health route of its own.
 """
 
 import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Status = Literal["ok", "degraded", "down"]
 Check = Callable[[], Awaitable[str | None]]
+# Facts for the report: called on every GET /health, on the event loop, so cheap (no I/O).
+Extra = Callable[[], Mapping[str, Any]]
 
 
 class CheckResult(BaseModel):
@@ -25,6 +31,9 @@ class CheckResult(BaseModel):
 
 
 class HealthReport(BaseModel):
+    # Allowed: the service's `extra` fields, after these three.
+    model_config = ConfigDict(extra="allow")
+
     service: str
     status: Status
     checks: dict[str, CheckResult]
@@ -68,8 +77,12 @@ def health_router(
     checks: Mapping[str, Check],
     critical: set[str] | None = None,
     timeout: float = 2.0,
+    extra: Extra | None = None,
 ) -> APIRouter:
-    """GET /health (503 when down, so Docker and the toolkit see it) and GET /health/live."""
+    """GET /health (503 when down, so Docker and the toolkit see it) and GET /health/live.
+
+    `extra`: fields added to every report (see the module's docstring); they may not replace
+    `service`, `status` or `checks`."""
     router = APIRouter(tags=["health"])
     critical_names = set(checks) if critical is None else critical
 
@@ -78,8 +91,11 @@ def health_router(
         names = list(checks)
         results = await asyncio.gather(*(run_check(checks[n], timeout) for n in names))
         by_name = dict(zip(names, results, strict=True))
+        facts = dict(extra()) if extra is not None else {}
+        if taken := facts.keys() & HealthReport.model_fields.keys():
+            raise ValueError(f"health extra may not replace {', '.join(sorted(taken))}")
         report = HealthReport(
-            service=service, status=overall(by_name, critical_names), checks=by_name
+            service=service, status=overall(by_name, critical_names), checks=by_name, **facts
         )
         return JSONResponse(
             report.model_dump(), status_code=503 if report.status == "down" else 200

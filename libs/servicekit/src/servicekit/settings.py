@@ -1,5 +1,12 @@
-"""Settings every service shares, read from the environment."""
+"""Settings every service shares, read from the environment, and from /run/secrets.
 
+On a swarm (`inv deploy`) a service's secrets are Swarm secrets, mounted as files named after
+the setting (/run/secrets/jwt_secret, /run/secrets/internal_token, /run/secrets/redis_url):
+pydantic-settings reads a field from the file of its name when the environment does not set it.
+Compose still hands them over as variables, which win over files.
+"""
+
+import os
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -7,12 +14,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that must never reach a deployment: they are what a developer types when in a hurry.
 INSECURE_SECRETS = {"", "changeme", "secret", "dev", "development"}
+# Where Swarm (and compose's file secrets) mount secrets; absent elsewhere (no warning then).
+SECRETS_DIR = os.environ.get("SECRETS_DIR", "/run/secrets")
 
 
 class ServiceSettings(BaseSettings):
     """Base settings; a service subclasses it and adds its own fields."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=None,
+        extra="ignore",
+        secrets_dir=SECRETS_DIR if os.path.isdir(SECRETS_DIR) else None,
+    )
 
     service_name: str = "service"
     environment: str = Field(default="production", pattern="^(development|test|production)$")

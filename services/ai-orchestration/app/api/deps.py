@@ -9,14 +9,11 @@ from app.clients import Peers
 from app.core.config import Settings
 from app.limiter import WorkflowLimiter
 from app.stats import WorkflowStats
+from servicekit.deps import get_settings
 
 # Headers naming the caller (set by the gateway from the token), passed on to ai-provider so
 # it accounts each brief's cost to the user who asked for it.
 FORWARDED_HEADERS = ("x-user-id", "x-username")
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def get_peers(request: Request) -> Peers:

@@ -4,11 +4,12 @@ from functools import lru_cache
 
 from pydantic import Field, model_validator
 
-from servicekit.settings import ServiceSettings
+from servicekit.redisclient import RedisSettings
 
 
-class Settings(ServiceSettings):
-    """The services a workflow calls, its limits (slots, queue, step timeouts) and its cache."""
+class Settings(RedisSettings):
+    """The services a workflow calls, its limits (slots, queue, step timeouts) and its cache
+    (Redis: optional, so a slow one only costs REDIS_TIMEOUT)."""
 
     service_name: str = "ai-orchestration"
     port: int = 8004
@@ -20,10 +21,6 @@ class Settings(ServiceSettings):
     trading_engine_url: str = "http://trading-engine:8002"
     ml_processing_url: str = "http://ml-processing:8006"
     deep_learning_url: str = "http://deep-learning:8007"
-
-    redis_url: str = "redis://redis:6379/0"
-    # Seconds one Redis command may take; the cache is optional, so a slow Redis only costs this.
-    redis_timeout: float = Field(default=1.0, gt=0)
 
     # Workflows running at once; more wait in a FIFO queue of WORKFLOW_QUEUE, beyond it 429.
     # Both live in this process's memory, which is why the service runs one worker.

@@ -6,16 +6,9 @@ from fastapi import Depends, Request
 
 from app.core.backends import Backends
 from app.core.config import Settings
+from servicekit.deps import get_backends, get_settings
 
 ANONYMOUS = "anonymous"
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
 
 
 def caller(request: Request, body_user: str | None = None) -> str:

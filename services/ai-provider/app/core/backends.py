@@ -12,6 +12,7 @@ from app.core.config import Settings
 from app.costs import Ledger
 from app.deep_learning import DeepLearning
 from app.registry import Registry
+from servicekit.redisclient import check_redis, redis_client
 
 log = logging.getLogger("ai-provider.backends")
 
@@ -38,13 +39,7 @@ class Backends:
     async def open(self) -> None:
         """Create the clients (none connects until first used) and start tracing."""
         s = self.settings
-        self.redis = Redis.from_url(
-            s.redis_url,
-            decode_responses=True,
-            socket_timeout=s.redis_timeout,
-            socket_connect_timeout=s.redis_timeout,
-            health_check_interval=30,
-        )
+        self.redis = redis_client(s)
         self.cache = ResponseCache(
             self.redis, s.redis_prefix, s.cache_ttl_seconds, s.semantic_max_entries
         )
@@ -68,8 +63,7 @@ class Backends:
 
     async def check_redis(self) -> str | None:
         """Health: Redis answers PING (cache, ledger and counters live there)."""
-        await self.redis.ping()
-        return None
+        return await check_redis(self.redis)
 
     async def check_deep_learning(self) -> str | None:
         """Health: deep-learning answers (degraded when not: the semantic cache is off)."""

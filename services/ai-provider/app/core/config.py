@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from servicekit.settings import ServiceSettings
+from servicekit.redisclient import RedisSettings
 
 
 class ModelConfig(BaseModel):
@@ -26,15 +26,12 @@ class ModelConfig(BaseModel):
     fallbacks: list[str] = Field(default_factory=list)
 
 
-class Settings(ServiceSettings):
+class Settings(RedisSettings):
     """Redis, deep-learning, providers, routing limits, the cache and tracing."""
 
     service_name: str = "ai-provider"
     port: int = 8005
 
-    redis_url: str = "redis://redis:6379/0"
-    # Seconds one Redis command may take.
-    redis_timeout: float = Field(default=1.0, gt=0)
     # Every key this service writes starts with it (tests give each app its own).
     redis_prefix: str = "ai-provider"
 

@@ -8,10 +8,10 @@ from fastapi import HTTPException, status
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from servicekit import tokens
+
 log = logging.getLogger("app.security")
 
-ALGORITHM = "HS256"
-ISSUER = "tiered-platform"
 REQUIRED_CLAIMS = ["sub", "sid", "type", "iat", "exp", "iss"]
 NO_CREDENTIALS = "missing bearer token"
 # Least privileged first; tokens minted before roles existed carry none and speak for a user.
@@ -53,13 +53,7 @@ def bearer_token(authorization: str | None) -> str:
 def decode_access_token(token: str, secret: str) -> Identity:
     """Verify an access token's signature and claims (not its session)."""
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": REQUIRED_CLAIMS},
-        )
+        claims = tokens.decode(token, secret, REQUIRED_CLAIMS)
     except jwt.ExpiredSignatureError:
         raise unauthorized("token expired") from None
     except jwt.InvalidTokenError as exc:

@@ -6,7 +6,7 @@ from app.core.config import Settings
 from app.core.feeds import FeedManager
 from app.core.pipeline import Pipeline
 from app.core.replays import ReplayManager
-from servicekit.http import ServiceClient
+from servicekit.database import database_client
 
 log = logging.getLogger("data-bridge")
 
@@ -18,12 +18,7 @@ class Bridge:
         self.settings = settings
         # One attempt per call: the outbox retries a batch itself, with backoff, and a retry
         # inside ServiceClient would only add delay to that loop.
-        self.client = ServiceClient(
-            settings.database_service_url,
-            timeout=settings.database_timeout,
-            attempts=1,
-            internal_token=settings.internal_token,
-        )
+        self.client = database_client(settings, attempts=1)
         self.pipeline = Pipeline(settings, self.client)
         self.replays = ReplayManager(self.pipeline, settings.max_replays)
         self.feeds = FeedManager(self.pipeline, settings)

@@ -7,19 +7,18 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 
 from app.core.feedpolicy import HostPattern, parse_patterns
-from servicekit.settings import ServiceSettings
+from servicekit.database import DatabaseServiceSettings
 
 # database-service refuses a tick batch of more than this many ticks.
 STORAGE_MAX_BATCH_TICKS = 50_000
 
 
-class Settings(ServiceSettings):
+class Settings(DatabaseServiceSettings):
     """Storage, batching, spool, fan-out and validation limits."""
 
     service_name: str = "data-bridge"
     port: int = 8001
 
-    database_service_url: str = "http://database-service:8003"
     # Seconds one call to database-service may take; a timeout is an unknown outcome, so the
     # batch is sent again under the same batch_id (database-service then answers duplicate).
     database_timeout: float = Field(default=10.0, gt=0)

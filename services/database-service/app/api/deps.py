@@ -5,22 +5,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 
 from app.core.backends import Backends
 from app.core.clickhouse import ClickHouse
 from app.core.config import Settings
+from servicekit.deps import get_backends, get_settings
 
-
-def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 
 

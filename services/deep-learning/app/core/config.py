@@ -5,9 +5,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field, model_validator
 
-from servicekit.settings import ServiceSettings
+from servicekit.database import DatabaseServiceSettings
+from servicekit.pool import ThreadsSettings
 
 
 def default_checkpoint_dir() -> Path:
@@ -16,23 +17,17 @@ def default_checkpoint_dir() -> Path:
     return Path(tempfile.gettempdir()) / "deep-learning-checkpoints"
 
 
-class Settings(ServiceSettings):
-    """Backends, torch's device and threads, where checkpoints live and the request bounds."""
+class Settings(DatabaseServiceSettings, ThreadsSettings):
+    """Backends, torch's device and threads, where checkpoints live and the request bounds.
+
+    `threads` (OMP_NUM_THREADS) is torch's intra-op threads: one variable sizes OpenMP, BLAS
+    and torch alike."""
 
     service_name: str = "deep-learning"
     port: int = 8007
 
-    database_service_url: str = "http://database-service:8003"
-    # Seconds one call to database-service may take (per attempt; ServiceClient retries).
-    database_timeout: float = Field(default=10.0, gt=0)
-
     # auto: cuda when this torch build sees a GPU, else cpu. cuda without a GPU refuses to start.
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # torch's intra-op threads. The image sets OMP_NUM_THREADS to the catalog's `threads`, so
-    # one variable sizes OpenMP, BLAS and torch alike.
-    threads: int = Field(
-        default=4, ge=1, le=64, validation_alias=AliasChoices("omp_num_threads", "threads")
-    )
     # Requests computing at once (forecasts, embeddings) in the CPU pool, off the event loop.
     # Each already uses `threads` intra-op threads, so a few are enough.
     pool_threads: int = Field(default=2, ge=1, le=32)

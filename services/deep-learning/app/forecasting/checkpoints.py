@@ -16,9 +16,7 @@ worker, one training at a time), so two savers never race for a number.
 """
 
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +28,7 @@ from torch import nn
 from app.forecasting import model as model_lib
 from app.forecasting.model import ForecasterConfig
 from app.forecasting.training import TrainedForecaster
+from servicekit.files import write_atomic
 
 log = logging.getLogger("deep-learning.checkpoints")
 
@@ -113,19 +112,9 @@ class CheckpointStore:
             }
             content = {"format": FORMAT, "meta": meta, "state_dict": trained.state_dict}
             final = self.directory / file_name(version)
-            fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    torch.save(content, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, final)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
-            # The rename durable before anyone is told (listed, job `succeeded`); if this
+            # The rename is durable before anyone is told (listed, job `succeeded`); if that
             # fails the job fails, and a restart may still find the file: never acknowledged.
-            _fsync_directory(self.directory)
+            write_atomic(final, lambda out: torch.save(content, out), prefix=TEMP_PREFIX)
             self._meta[version] = meta
         log.info("saved forecaster v%d (%s %s)", version, meta.get("symbol"), meta.get("interval"))
         return meta
@@ -170,12 +159,3 @@ class CheckpointStore:
             while len(self._loaded) > self.loaded_limit:
                 self._loaded.popitem(last=False)
         return net
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (the directory entry); an error is raised, not hidden."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

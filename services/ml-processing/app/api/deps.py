@@ -11,15 +11,7 @@ from pydantic import BaseModel, ValidationError
 from app.core.backends import Backends
 from app.core.config import Settings
 from app.registry import LoadedModel, NoActiveModel
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
-
+from servicekit.deps import get_backends, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]
@@ -64,4 +56,4 @@ async def model_for(backends: Backends, version: int | None) -> LoadedModel:
         return active
     if (loaded := registry.loaded(version)) is not None:
         return loaded
-    return await backends.run(registry.model, version)
+    return await backends.pool.run(registry.model, version)

@@ -4,31 +4,25 @@ import os
 import tempfile
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field
 
-from servicekit.settings import ServiceSettings
+from servicekit.database import DatabaseServiceSettings
+from servicekit.market import CandleLimitsSettings
+from servicekit.pool import ThreadsSettings
 
 
-class Settings(ServiceSettings):
-    """database-service, the model directory, the CPU pool, the cache and training limits."""
+class Settings(DatabaseServiceSettings, ThreadsSettings, CandleLimitsSettings):
+    """database-service, the model directory, the CPU pool, the cache and training limits.
+
+    `threads` sizes the pool that trains and runs large batches off the event loop, and is the
+    thread count handed to xgboost (nthread) and catboost (thread_count) while training."""
 
     service_name: str = "ml-processing"
     port: int = 8006
 
-    database_service_url: str = "http://database-service:8003"
-    # Seconds one call to database-service may take (per attempt; ServiceClient retries).
-    database_timeout: float = Field(default=10.0, gt=0)
-
     # Where the registry keeps every trained version. Containers mount a named volume at
     # /var/lib/service/models; outside one the default is a directory under the temp dir.
     model_dir: str = os.path.join(tempfile.gettempdir(), "ml-processing-models")
-
-    # Threads of the pool that trains and runs large batches off the event loop, and the
-    # thread count handed to xgboost (nthread) and catboost (thread_count) while training. The
-    # image sets OMP_NUM_THREADS to the catalog's `threads`, so one variable sizes both.
-    threads: int = Field(
-        default=4, ge=1, le=64, validation_alias=AliasChoices("omp_num_threads", "threads")
-    )
 
     # Entries of the prediction cache (0 turns it off); keyed by (version, exact features).
     prediction_cache_size: int = Field(default=10_000, ge=0)
@@ -48,12 +42,6 @@ class Settings(ServiceSettings):
     max_pending_jobs: int = Field(default=16, ge=1)
     # Finished jobs remembered for GET /jobs/{id} (the oldest are forgotten first).
     job_history: int = Field(default=1_000, ge=1)
-
-    @model_validator(mode="after")
-    def _check_limits(self) -> "Settings":
-        if self.default_candles > self.max_candles:
-            raise ValueError("DEFAULT_CANDLES must not exceed MAX_CANDLES")
-        return self
 
 
 @lru_cache

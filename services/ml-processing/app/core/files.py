@@ -1,25 +1,13 @@
-"""Durable, atomic file writes: a reader sees the old content or the new, never a part.
-
-The content goes to a temporary file in the same directory, is flushed to disk (fsync), then
-renamed over the target (atomic on POSIX within one file system); the directory is synced so
-the rename itself survives a crash.
-"""
+"""The registry's files: JSON written atomically and durably (servicekit.files), read back,
+synced and hashed."""
 
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def fsync_dir(path: Path) -> None:
-    """Make the directory's entries (a rename, a new file) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from servicekit.files import write_atomic
 
 
 def fsync_file(path: Path) -> None:
@@ -29,18 +17,8 @@ def fsync_file(path: Path) -> None:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Replace `path` with `value` as JSON, atomically and durably."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(value, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda out: out.write(text.encode("utf-8")))
 
 
 def read_json(path: Path) -> Any:

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -11,15 +11,8 @@ from app import ml
 from app.core.backends import Backends
 from app.core.config import Settings
 from app.strategies import RULES, MlParams, StrategyParams, params_model
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
-
+from servicekit import market
+from servicekit.deps import get_backends, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]
@@ -50,23 +43,12 @@ def strategy_min_candles(strategy: str, params: StrategyParams) -> int:
 
 def candle_limit(limit: int | None, settings: Settings, needed: int, what: str) -> int:
     """The number of candles to read: the asked limit (checked) or the default, at least
-    `needed`. A limit below what the computation needs can never work: 422."""
-    if needed > settings.max_candles:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{what} needs {needed} candles, more than one request may read "
-            f"({settings.max_candles})",
-        )
-    if limit is None:
-        return max(settings.default_candles, needed)
-    if limit > settings.max_candles:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"limit must be at most {settings.max_candles}",
-        )
-    if limit < needed:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"limit={limit} is too small: {what} needs at least {needed} candles",
-        )
-    return limit
+    `needed` (servicekit.market.candle_limit)."""
+    return market.candle_limit(
+        limit,
+        default=settings.default_candles,
+        maximum=settings.max_candles,
+        needed=needed,
+        needs=f"{what} needs",
+        reader="request",
+    )

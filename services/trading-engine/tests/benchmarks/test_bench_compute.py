@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from app import backtest, indicators, ml
 from app.api.routes.indicators import render
 from app.indicators import INDICATOR_NAMES, IndicatorParams
-from app.market import Candles
 from app.strategies import MlParams, SmaCrossParams, sma_cross
+from servicekit.market import Candles
 from tests.utils import frame_candles, frame_to_candles, real_series, unique_symbol
 
 BARS = 10_000

@@ -10,6 +10,7 @@ from app.core.config import Settings
 from app.core.ratelimit import client_subject
 from app.core.security import TokenError, decode_token
 from app.core.sessions import Session, SessionStore
+from servicekit.deps import get_backends, get_settings
 from servicekit.http import ServiceClient
 from servicekit.internal import caller_of
 
@@ -18,14 +19,6 @@ GATEWAY = "api-gateway"
 
 # auto_error=False: a missing header must give our 401 with WWW-Authenticate, not a bare 403.
 _bearer = HTTPBearer(auto_error=False, description="access token from /auth/login")
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
 
 
 def get_db(backends: Annotated[Backends, Depends(get_backends)]) -> ServiceClient:

@@ -2,13 +2,12 @@
 
 import logging
 
-from redis.asyncio import Redis
-
 from app.core.config import Settings
 from app.core.loginguard import LoginGuard
 from app.core.ratelimit import SlidingWindowLimiter
 from app.core.sessions import SessionStore
-from servicekit.http import ServiceClient
+from servicekit.backends import RedisAndDatabase
+from servicekit.database import check_database
 
 log = logging.getLogger("user-service.backends")
 
@@ -16,31 +15,19 @@ log = logging.getLogger("user-service.backends")
 _PROBE_USER_ID = "00000000-0000-0000-0000-000000000000"
 
 
-class Backends:
-    """Opened by the lifespan (inside the serving event loop), closed at shutdown."""
+class Backends(RedisAndDatabase):
+    """Sessions and rate limits in Redis (servicekit.backends: opened by the lifespan, closed
+    at shutdown; /health PINGs it), accounts in database-service."""
 
-    redis: Redis
-    db: ServiceClient
+    settings: Settings
     sessions: SessionStore
     logins: LoginGuard
     registrations: SlidingWindowLimiter
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
     async def open(self) -> None:
-        """Create the clients; neither connects until first used."""
+        """Create the clients (neither connects until first used) and what uses Redis."""
+        await super().open()
         s = self.settings
-        self.redis = Redis.from_url(
-            s.redis_url,
-            decode_responses=True,
-            socket_timeout=s.redis_timeout,
-            socket_connect_timeout=s.redis_timeout,
-            health_check_interval=30,
-        )
-        self.db = ServiceClient(
-            s.database_service_url, timeout=s.database_timeout, internal_token=s.internal_token
-        )
         self.sessions = SessionStore(
             self.redis, ttl=s.refresh_token_ttl, profile_ttl=s.profile_cache_ttl
         )
@@ -52,27 +39,7 @@ class Backends:
             window=s.register_window_seconds,
         )
 
-    async def close(self) -> None:
-        await self.db.aclose()
-        await self.redis.aclose()
-
-    async def check_redis(self) -> str | None:
-        """Health: Redis answers PING (sessions and rate limits live there)."""
-        await self.redis.ping()
-        return None
-
     async def check_database(self) -> str | None:
-        """Health: database-service is up and accepts our internal token."""
-        response = await self.db.get("/health")
-        try:
-            status = response.json().get("status")
-        except (ValueError, AttributeError):
-            status = None
-        if response.status_code != 200 or status not in ("ok", "degraded"):
-            raise RuntimeError(f"database-service /health answered {response.status_code} {status}")
-        probe = await self.db.get(f"/users/{_PROBE_USER_ID}")
-        if probe.status_code in (401, 403):
-            raise RuntimeError("database-service rejects our INTERNAL_TOKEN")
-        if status == "degraded":
-            return "database-service reports degraded"
-        return None
+        """Health: database-service is up and accepts our internal token (the probe's 404 is
+        the answer it should get)."""
+        return await check_database(self.db, f"/users/{_PROBE_USER_ID}", params=None, expect=None)

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator, model_validator
 
 from app.schemas import check_password_policy, normalize_username
-from servicekit.settings import ServiceSettings
+from servicekit.backends import RedisAndDatabaseSettings
 
 # HS256 keys shorter than the hash output (32 bytes) weaken the signature (RFC 7518, 3.2).
 MIN_JWT_SECRET_LENGTH = 32
@@ -13,16 +13,14 @@ MIN_JWT_SECRET_LENGTH = 32
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 
 
-class Settings(ServiceSettings):
+class Settings(RedisAndDatabaseSettings):
     """Backends, token lifetimes, password hashing cost, login rate limits, the first admin."""
 
     service_name: str = "user-service"
     port: int = 8008
 
-    database_service_url: str = "http://database-service:8003"
     # Seconds one call to database-service may take (per attempt; ServiceClient retries).
     database_timeout: float = Field(default=5.0, gt=0)
-    redis_url: str = "redis://redis:6379/0"
     # Seconds one Redis command (or connect) may take before the request answers 503.
     redis_timeout: float = Field(default=2.0, gt=0)
 

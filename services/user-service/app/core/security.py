@@ -10,8 +10,9 @@ from typing import Literal, get_args
 import bcrypt
 import jwt
 
-ALGORITHM = "HS256"
-ISSUER = "tiered-platform"
+from servicekit import tokens
+from servicekit.tokens import ALGORITHM, ISSUER
+
 # bcrypt only reads the first 72 bytes of a password; bcrypt>=5 refuses longer input outright.
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ("sub", "username", "sid", "jti", "type", "iat", "exp", "iss")
@@ -115,13 +116,7 @@ def create_token(
 def decode_token(token: str, *, secret: str, expected_type: TokenType) -> TokenClaims:
     """Verify signature, issuer, expiry and type; raise TokenError saying what is wrong."""
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": list(REQUIRED_CLAIMS)},
-        )
+        claims = tokens.decode(token, secret, REQUIRED_CLAIMS)
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):

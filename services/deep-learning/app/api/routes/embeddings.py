@@ -38,7 +38,7 @@ async def create_embeddings(
     check_texts(body.texts, settings)
     embedder = backends.embedder
     await embedder.ready()
-    vectors = await backends.run(embedder.encode, body.texts)
+    vectors = await backends.pool.run(embedder.encode, body.texts)
     answer = {
         "model": MODEL_NAME,
         "dimension": int(vectors.shape[1]),

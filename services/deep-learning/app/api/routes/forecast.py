@@ -6,8 +6,9 @@ from fastapi import APIRouter, HTTPException, status
 from app.api.deps import BackendsDep, SettingsDep
 from app.forecasting.model import ForecasterConfig
 from app.forecasting.predict import BAND_LEVEL, BAND_METHOD, BAND_Z, forecast
-from app.market import INTERVAL_MS, require
+from app.market import require
 from app.schemas import ForecastCreate, ForecastPublic
+from servicekit.market import INTERVAL_MS
 
 router = APIRouter(tags=["forecast"])
 
@@ -84,7 +85,7 @@ async def create_forecast(
         rms = meta["band"]["residual_rms"]
         return forecast(net, config, scale, rms, close, horizon, backends.runtime.device)
 
-    steps = await backends.run(compute)
+    steps = await backends.pool.run(compute)
     step_ms = INTERVAL_MS.get(body.interval or "")
     return {
         "version": meta["version"],

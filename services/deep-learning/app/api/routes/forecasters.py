@@ -9,6 +9,7 @@ from app.forecasting.jobs import TrainingBusy
 from app.forecasting.model import ForecasterConfig
 from app.market import require
 from app.schemas import ForecasterPublic, ForecasterSummary, JobPublic, TrainCreate
+from servicekit.market import candle_limit
 
 router = APIRouter(prefix="/forecasters", tags=["forecasters"])
 
@@ -28,25 +29,14 @@ def train_config(body: TrainCreate, settings: Settings) -> ForecasterConfig:
 
 def train_limit(limit: int | None, settings: Settings, needed: int) -> int:
     """Candles to read: the asked limit (checked) or the default, at least `needed`."""
-    if needed > settings.max_train_candles:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"this window and horizon need {needed} candles, more than one training may read "
-            f"({settings.max_train_candles})",
-        )
-    if limit is None:
-        return max(settings.default_train_candles, needed)
-    if limit > settings.max_train_candles:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"limit must be at most {settings.max_train_candles}",
-        )
-    if limit < needed:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"limit={limit} is too small: this window and horizon need at least {needed} candles",
-        )
-    return limit
+    return candle_limit(
+        limit,
+        default=settings.default_train_candles,
+        maximum=settings.max_train_candles,
+        needed=needed,
+        needs="this window and horizon need",
+        reader="training",
+    )
 
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)

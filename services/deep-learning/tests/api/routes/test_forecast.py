@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from app.market import INTERVAL_MS
+from servicekit.market import INTERVAL_MS
 from tests.utils import SMALL, eurusd_closes, unique_symbol
 
 NEEDED = SMALL["window"] + 1

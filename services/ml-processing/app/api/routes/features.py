@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Response
 
 from app import features
 from app.api.deps import BackendsDep
-from app.market import SYMBOL_PATTERN, Candles, Interval
 from app.schemas import FeaturesPublic
+from servicekit.market import SYMBOL_PATTERN, Candles, Interval
 
 router = APIRouter(tags=["features"])
 
@@ -37,5 +37,5 @@ async def read_features(
 ) -> Response:
     """The features of the last `rows` candles (the latest last), computed as for training."""
     candles = await backends.candles(symbol, interval, rows + features.LOOKBACK)
-    body = await backends.run(render, candles, min(rows, len(candles)))
+    body = await backends.pool.run(render, candles, min(rows, len(candles)))
     return Response(body, media_type="application/json")

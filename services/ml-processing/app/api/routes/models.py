@@ -48,7 +48,7 @@ async def train_model(
             f"limit={limit} is too small: training needs at least {needed} candles",
         )
     candles = await backends.candles(body.symbol, body.interval, limit)
-    data = await backends.run(training.prepare, candles, body.validation_fraction)
+    data = await backends.pool.run(training.prepare, candles, body.validation_fraction)
     job = backends.jobs.create(
         kind=body.model,
         symbol=body.symbol,
@@ -102,12 +102,12 @@ async def read_model(version: int, backends: BackendsDep) -> dict:
 @router.post("/{version}/promote", response_model=ActivePublic)
 async def promote_model(version: int, backends: BackendsDep) -> dict:
     """Make `version` the active model; requests in flight finish on the previous one."""
-    model = await backends.run(backends.registry.promote, version)
+    model = await backends.pool.run(backends.registry.promote, version)
     return {"active": model.version, "kind": model.kind, "history": backends.registry.history}
 
 
 @router.post("/rollback", response_model=ActivePublic)
 async def rollback_model(backends: BackendsDep) -> dict:
     """Go back to the previously promoted version (409 when there is none)."""
-    model = await backends.run(backends.registry.rollback)
+    model = await backends.pool.run(backends.registry.rollback)
     return {"active": model.version, "kind": model.kind, "history": backends.registry.history}

@@ -71,7 +71,9 @@ async def predict_batch(request: Request) -> Response:
     if len(body.rows) <= settings.inline_batch_rows:
         probabilities, cached = predict_rows(model, body.rows, backends.cache)
     else:
-        probabilities, cached = await backends.run(predict_rows, model, body.rows, backends.cache)
+        probabilities, cached = await backends.pool.run(
+            predict_rows, model, body.rows, backends.cache
+        )
     backends.predictions += len(body.rows)
     return _json(
         {

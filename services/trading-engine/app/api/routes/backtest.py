@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException, Response, status
 from app import backtest, ml
 from app.api.deps import BackendsDep, SettingsDep, candle_limit, strategy_params
 from app.core import jsonio
-from app.market import BARS_PER_YEAR, Candles, require_candles
 from app.schemas import BacktestPublic, BacktestRequest
 from app.strategies import RULES, MlParams, StrategyParams
+from servicekit.market import Candles, require_candles
 
 router = APIRouter(tags=["backtest"])
 
@@ -29,7 +29,7 @@ def _positions(candles: Candles, body: BacktestRequest, params: StrategyParams |
 def render(candles: Candles, body: BacktestRequest, params: StrategyParams | None) -> bytes:
     """Positions, the backtest and the serialised answer (CPU work: run it in the pool)."""
     positions = _positions(candles, body, params)
-    bars_per_year = body.bars_per_year or BARS_PER_YEAR[body.interval]
+    bars_per_year = body.bars_per_year or backtest.BARS_PER_YEAR[body.interval]
     result = backtest.run(
         candles.close,
         positions,
@@ -109,5 +109,5 @@ async def run_backtest(body: BacktestRequest, backends: BackendsDep, settings: S
     limit = candle_limit(asked, settings, needed, what)
     candles = await backends.candles(body.symbol, body.interval, limit, body.start_ms, body.end_ms)
     require_candles(candles, needed, what)
-    content = await backends.run(render, candles, body, params)
+    content = await backends.pool.run(render, candles, body, params)
     return Response(content, media_type="application/json")

@@ -9,8 +9,8 @@ from app import indicators
 from app.api.deps import BackendsDep, SettingsDep, candle_limit
 from app.core import jsonio
 from app.indicators import INDICATOR_NAMES, IndicatorParams
-from app.market import SYMBOL_PATTERN, Candles, Interval, require_candles
 from app.schemas import IndicatorsPublic
+from servicekit.market import SYMBOL_PATTERN, Candles, Interval, require_candles
 
 router = APIRouter(tags=["indicators"])
 
@@ -73,5 +73,5 @@ async def read_indicators(
     candles = await backends.candles(query.symbol, query.interval, limit)
     require_candles(candles, needed, what)
     return Response(
-        await backends.run(render, candles, names, params), media_type="application/json"
+        await backends.pool.run(render, candles, names, params), media_type="application/json"
     )

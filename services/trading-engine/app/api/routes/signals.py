@@ -12,10 +12,10 @@ from app.api.deps import (
     strategy_min_candles,
     strategy_params,
 )
-from app.market import SYMBOL_PATTERN, Interval, require_candles
 from app.schemas import SignalPublic
 from app.signals import cache_key, compute_signal, last_candle_of
 from app.strategies import STRATEGY_NAMES
+from servicekit.market import SYMBOL_PATTERN, Interval, require_candles
 
 router = APIRouter(tags=["signals"])
 
@@ -48,7 +48,7 @@ async def read_signal(
 
     candles = await backends.candles(symbol, interval, limit)
     require_candles(candles, needed, strategy)
-    answer = await backends.run(compute_signal, candles, strategy, params)
+    answer = await backends.pool.run(compute_signal, candles, strategy, params)
     answer["computed_at_ms"] = int(time.time() * 1000)
     # Keyed by the candles it was computed on: one may have arrived since the probe above.
     await backends.cache.put(cache_key(strategy, params, limit, last_candle_of(candles)), answer)
