@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import subprocess
 import tempfile
 import time
 import uuid
@@ -34,15 +33,9 @@ def resolved(value: str) -> str:
 
 
 def test_compose_accepts_the_dev_file_layered_over_production():
-    result = subprocess.run(
-        [*devloop.compose_argv(), "config", "--format", "json"],
-        capture_output=True,
-        text=True,
-        env=devloop.compose_env(Path("/nonexistent-devloop-root")),
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    merged = json.loads(result.stdout)["services"][SERVICE]
+    dev = devloop.compose(source_root=Path("/nonexistent-devloop-root"))
+    merged = json.loads(dev.run("config", "--format", "json", doing="compose config"))
+    merged = merged["services"][SERVICE]
     production = composefile.compose(catalog.load())["services"][SERVICE]
     assert merged["build"]["target"] == "application"
     assert merged["image"] == f"tiered/{SERVICE}:dev"
