@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures['compose_core_healthy_s']} s / {figures['swarm_core_healthy_s']} s",
         ),
         (
-            f"GET /auth/me at {one['rate']:.0f}/s, p50 / p99, {ROLLED} x1 | x2",
-            f"{one['p50_ms']} / {one['p99_ms']} ms | {two['p50_ms']} / {two['p99_ms']} ms",
+            f"GET /auth/me at {one['rate']:.0f}/s, p50 / p99, {ROLLED} x1; x2",
+            f"{one['p50_ms']} / {one['p99_ms']} ms; {two['p50_ms']} / {two['p99_ms']} ms",
         ),
         (
             "rolling update under load",
