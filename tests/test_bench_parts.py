@@ -62,11 +62,13 @@ def test_every_module_of_the_bench_is_short() -> None:
     assert not long, f"over {LINE_LIMIT} lines: {long}"
 
 
-def test_the_reference_files_are_bench_documents_except_chaos() -> None:
+def test_the_reference_files_are_bench_documents_except_chaos_and_swarm() -> None:
     assert len(BENCH_REFERENCES) >= 10
     others = [p.name for p in REFERENCES if p not in BENCH_REFERENCES]
-    assert others == ["reference-chaos.json"]  # toolkit/chaos.py's document: faults, no schema
+    # toolkit.chaos's document (faults) and toolkit.swarmcheck's (figures and checks)
+    assert others == ["reference-chaos.json", "reference-swarm.json"]
     assert "faults" in json.loads((results.RESULTS_DIR / "reference-chaos.json").read_text())
+    assert "checks" in json.loads((results.RESULTS_DIR / "reference-swarm.json").read_text())
 
 
 @pytest.mark.parametrize("path", BENCH_REFERENCES, ids=lambda p: p.stem)
