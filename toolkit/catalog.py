@@ -156,6 +156,10 @@ class Catalog:
         """An infrastructure service runs in every profile that has a service needing it."""
         return [p for p in self.profiles if any(infra in s.infrastructure for s in self.profile(p))]
 
+    def profile_infrastructure(self, profile: str) -> list[str]:
+        """The infrastructure a profile runs, in catalog order."""
+        return [i for i in self.infrastructure if profile in self.infra_profiles(i)]
+
     def needs(self, service: Service) -> tuple[list[Service], list[str]]:
         """Everything a service needs running: its service dependencies (transitively) and
         the infrastructure of all of them."""

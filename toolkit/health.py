@@ -107,7 +107,7 @@ def wait_healthy(
         time.sleep(0.25)
     return [
         ServiceState(
-            n, last[n][0], last[n][1], healthy_at[n][0], _url(catalog, n), restarted.get(n, 0)
+            n, last[n][0], last[n][1], healthy_at[n][0], url_of(catalog, n), restarted.get(n, 0)
         )
         for n in names
     ]
@@ -155,10 +155,6 @@ def start_and_wait(
 
 def url_of(catalog: Catalog, name: str) -> str:
     """Where a container is reached from the host, as the tables show it."""
-    return _url(catalog, name)
-
-
-def _url(catalog: Catalog, name: str) -> str:
     service = catalog.services.get(name)
     if service is None:
         return "(infrastructure, internal)"
@@ -195,16 +191,16 @@ def probe_all(catalog: Catalog) -> list[tuple[str, str, str, str, str]]:
         count = restarts(container)
         restarted = f"{count} (restarted)" if count else "0"
         if container.status != "running":
-            return name, container.status, "", restarted, _url(catalog, name)
+            return name, container.status, "", restarted, url_of(catalog, name)
         code, output = container.exec_run(["python3", "-m", "servicekit.healthcheck"])
         text = output.decode(errors="replace").strip()
         try:
             report = json.loads(text)
         except json.JSONDecodeError:
-            return name, "down", text[:80], restarted, _url(catalog, name)
+            return name, "down", text[:80], restarted, url_of(catalog, name)
         checks = ", ".join(f"{k}={v.get('status')}" for k, v in report.get("checks", {}).items())
         status = report.get("status", "down" if code else "ok")
-        return name, status, checks, restarted, _url(catalog, name)
+        return name, status, checks, restarted, url_of(catalog, name)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(ask, targets))

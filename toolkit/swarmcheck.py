@@ -143,7 +143,7 @@ def run(quick: bool) -> dict:
     figures: dict = {"quick": quick, "checks": {}}
     checks = figures["checks"]
     core = cat.profile("core")
-    names = [i for i in cat.infrastructure if "core" in cat.infra_profiles(i)]
+    names = cat.profile_infrastructure("core")
     names += [s.name for s in core]
     with step("compose: core profile start to healthy (for the comparison)") as note:
         builds.ensure_built(cat, core)

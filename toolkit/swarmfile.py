@@ -107,7 +107,7 @@ def stack_file(catalog: Catalog, profile: str) -> dict:
     """The stack file of a profile (cumulative tiers, like compose's profiles)."""
     composed = composefile.compose(catalog)
     wanted = {s.name for s in catalog.profile(profile)}
-    infra = [i for i in catalog.infrastructure if profile in catalog.infra_profiles(i)]
+    infra = catalog.profile_infrastructure(profile)
     services: dict[str, dict] = {}
     secrets: dict[str, dict] = {}
     for name in infra:

@@ -83,7 +83,7 @@ def up(c, profile=None, services="", timeout=None, build_=False, dev=False):
         profile = "full"  # every service's profile: compose must know each one named
     else:
         selected = cat.profile(profile)
-        infra = [i for i in cat.infrastructure if profile in cat.infra_profiles(i)]
+        infra = cat.profile_infrastructure(profile)
     builds.ensure_built(cat, selected, force=build_)
     conflicts = stack.port_conflicts(cat, selected)
     if conflicts:

@@ -80,7 +80,7 @@ def deploy(c, profile=None, registry="", down=False, status=False, timeout=300):
         **swarm.ensure_secrets(cat, profile, values),
         **swarm.image_references(cat, profile, registry),
     }
-    infra = [i for i in cat.infrastructure if profile in cat.infra_profiles(i)]
+    infra = cat.profile_infrastructure(profile)
     names = [*infra, *(s.name for s in selected)]
     before = swarm.update_marks()
     what = f"endpoints {modes['SWARM_ENDPOINT_MODE']}, ports {modes['SWARM_PUBLISH_MODE']}"

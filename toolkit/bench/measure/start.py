@@ -43,7 +43,7 @@ def profile_for(catalog: Catalog, services: Iterable[Service]) -> str:
 
 
 def infrastructure_of(catalog: Catalog, profile: str) -> list[str]:
-    return [i for i in catalog.infrastructure if profile in catalog.infra_profiles(i)]
+    return catalog.profile_infrastructure(profile)
 
 
 def _epoch(docker_time: str) -> float | None:
