@@ -1,7 +1,10 @@
 """Nox sessions: lint, the toolkit's tests, each service's tests in its container, e2e.
 
 Sessions run in the project's uv environment (`uv sync` made it; nothing is installed per
-session), so dependencies are declared once, in pyproject.toml and uv.lock.
+session), so dependencies are declared once, in pyproject.toml and uv.lock. The two that need
+packages it does not carry (clickhouse_sql: chDB; fuzz: schemathesis) get an environment of
+their own under .nox/, synced from the same lock with their dependency group (`own_environment`),
+so .venv stays exactly what `uv sync` made.
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ try:
 except ToolkitError as exc:  # still list the sessions; `tests(catalog-error)` fails with it
     print(f"nox > {catalog_mod.one_line(exc)}", file=sys.stderr)
     CATALOG, SERVICES = catalog_mod.Unloaded(exc), ["catalog-error"]
+
+
+def own_environment(session: nox.Session, *groups: str) -> None:
+    """Sync the session's own environment (.nox/<session>, made by uv) from uv.lock: the
+    project with its dev dependencies and `groups`. uv links from its cache, so a second run
+    takes a second or two."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--quiet",
+        *(f"--group={group}" for group in groups),
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
 
 
 @nox.session(tags=["ci", "fast"])
@@ -79,12 +97,12 @@ def precommit(session: nox.Session) -> None:
             )
 
 
-@nox.session(tags=["ci", "fast"])
+@nox.session(tags=["ci", "fast"], venv_backend="uv")
 def clickhouse_sql(session: nox.Session) -> None:
     """database-service's market SQL on a current ClickHouse (chDB, embedded).
 
     The toolkit's own ClickHouse 18.16 runs the same SQL in `tests(database-service)`."""
-    session.run("uv", "sync", "--frozen", "--inexact", "--group", "compat")
+    own_environment(session, "compat")
     session.run("pytest", "tests/compat", *session.posargs)
 
 
@@ -170,7 +188,7 @@ def security(session: nox.Session) -> None:
     )
 
 
-@nox.session(tags=["ci"])
+@nox.session(tags=["ci"], venv_backend="uv")
 def fuzz(session: nox.Session) -> None:
     """schemathesis on every service's OpenAPI document: no input may answer a 5xx.
 
@@ -180,7 +198,7 @@ def fuzz(session: nox.Session) -> None:
     --seed 1`); `nox -s fuzz -- --max-examples 200` runs a longer one (arguments go to
     schemathesis). Training routes are left out: each call is minutes of CPU, not a parsing
     question."""
-    session.run("uv", "sync", "--frozen", "--inexact", "--group", "fuzz")
+    own_environment(session, "fuzz")
     options = session.posargs or ["--max-examples", "15", "--seed", "1"]
     env = {"TIERED_INTERNAL_TOKEN": envfile.operator_credential()}
     for service in CATALOG.services.values():

@@ -14,7 +14,7 @@ from toolkit import catalog, composefile, names, render
 from toolkit.errors import ToolkitError
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
-STAGES = ["dependencies", "application", "test", "production"]
+STAGES = ["dependencies", "servicekit", "application", "test", "production"]
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN")
 REFERENCE = re.compile(r"^\$\{(?P<var>[A-Z_]+):\?[^}]+\}$")
 SERVICE_NAMES = list(catalog.load().services)
@@ -96,6 +96,14 @@ def test_dockerfile_per_service(name):
     assert users[-1].split(":")[0] not in ("root", "0")
     assert f"COPY services/{service.name}/tests /app/tests" in by_stage["test"]
     assert "requirements-dev.txt" in by_stage["test"]
+    # servicekit is installed into the environment (a layer of its own above the
+    # dependencies), never copied as loose source; its test helpers reach the test image only.
+    assert "uv pip install" in by_stage["servicekit"]
+    for stage in ("application", "production"):
+        assert "COPY --from=servicekit /opt/venv /opt/venv" in by_stage[stage]
+        assert "servicekit-testing" not in by_stage[stage]
+    assert "/app/servicekit" not in text
+    assert "/src/servicekit-testing" in by_stage["test"]
 
 
 def test_dockerfile_follows_the_catalog_tuning(multi_tier):

@@ -4,7 +4,8 @@ on, recorded at its last success and compared before the next one.
 A fingerprint is a sha256 over named inputs (each with its own digest, so a new run can say
 *what* changed):
 
-- ``file:`` every file of ``services/<name>/`` and ``libs/servicekit/`` (caches excluded),
+- ``file:`` every file of ``services/<name>/``, ``libs/servicekit/`` and
+  ``libs/servicekit-testing/`` (caches excluded; the test images install the second),
   among them the generated Dockerfile; ``lock:`` its exported requirements files (the service's
   slice of uv.lock);
 - ``wheel:`` the wheelhouse manifest's sha256 of each wheel the service's image installs;
@@ -140,7 +141,12 @@ def inputs(
     root = root or ROOT
     image_id = image_id or engine_image_id
     entries: dict[str, str] = {}
-    for directory in (root / "services" / service.name, root / "libs" / "servicekit"):
+    libs = root / "libs"
+    for directory in (
+        root / "services" / service.name,
+        libs / "servicekit",
+        libs / "servicekit-testing",
+    ):
         for path in source_files(directory):
             kind = "lock" if path.name in LOCK_FILES else "file"
             entries[f"{kind}:{path.relative_to(root).as_posix()}"] = sha256_file(path)

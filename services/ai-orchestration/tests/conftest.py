@@ -32,9 +32,9 @@ if _missing:
         "and Redis) to run these tests"
     )
 
+import servicekit_testing as testing  # noqa: E402
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import build_app  # noqa: E402
-from servicekit import testing  # noqa: E402
 from tests.utils import eurusd_candles, poll, reachable, unique_symbol  # noqa: E402
 
 # A forecaster small enough to train in a few seconds on a busy CPU, with the brief's horizon.

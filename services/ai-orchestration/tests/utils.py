@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from servicekit import testing
+import servicekit_testing as testing
 
 unique_symbol = functools.partial(testing.unique_symbol, "AO")
 closed_url = testing.closed_url
@@ -25,7 +25,8 @@ def stand_in(routes: dict[tuple[str, str], tuple[int, dict, float]]) -> FastAPI:
     """A service stand-in for failure modes the real one cannot be made to show on demand:
     each (method, path) answers (status, body) after sleeping `delay` seconds. It records the
     calls it got in `app.state.calls`, and when each arrived and was answered (monotonic
-    seconds) in `app.state.spans`."""
+    seconds) in `app.state.spans`. GET /health, which the app's background health checker
+    asks of every peer, answers ok and is not recorded."""
     app = FastAPI()
     app.state.calls = []
     app.state.spans = []
@@ -33,6 +34,8 @@ def stand_in(routes: dict[tuple[str, str], tuple[int, dict, float]]) -> FastAPI:
     @app.api_route("/{path:path}", methods=["GET", "POST"])
     async def answer(path: str, request: Request) -> JSONResponse:
         key = (request.method, "/" + path)
+        if key == ("GET", "/health") and key not in routes:
+            return JSONResponse({"status": "ok", "checks": {}})
         app.state.calls.append(key)
         if key not in routes:
             return JSONResponse({"detail": f"stand-in has no {key}"}, status_code=404)

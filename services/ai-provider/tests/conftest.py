@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 if not os.environ.get("REDIS_URL"):
     raise pytest.UsageError("set REDIS_URL (a running Redis) to run these tests")
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 from tests.fakes import FakeDeepLearning, FakeLangfuse, FakeProvider, free_port
 
 

@@ -4,17 +4,19 @@ OTLP receiver standing in for Langfuse."""
 
 import asyncio
 import hashlib
+import json
 import math
 import re
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from servicekit import testing
+import servicekit_testing as testing
 
 DIMENSION = 384
 
@@ -53,13 +55,16 @@ class ServerThread:
 @dataclass
 class Script:
     """How the fake provider answers one model: `fail` first calls get `status`, then
-    answers take `hang` seconds and report `usage` tokens."""
+    answers take `hang` seconds and report `usage` tokens. Streamed (`stream: true`), the
+    content goes a word per chunk; with `break_after`, the connection is dropped after that
+    many chunks."""
 
     content: str = "a fake answer"
     fail: int = 0
     status: int = 500
     hang: float = 0.0
     usage: tuple[int, int] | None = (11, 7)
+    break_after: int | None = None
     calls: list[dict] = field(default_factory=list)
 
 
@@ -92,6 +97,8 @@ class FakeProvider:
             )
         if script.hang:
             await asyncio.sleep(script.hang)
+        if body.get("stream"):
+            return StreamingResponse(self._events(script, body), media_type="text/event-stream")
         answer = {
             "id": f"fake-{len(script.calls)}",
             "object": "chat.completion",
@@ -113,6 +120,36 @@ class FakeProvider:
                 "total_tokens": prompt + completion,
             }
         return JSONResponse(answer)
+
+    async def _events(self, script: Script, body: dict) -> AsyncIterator[bytes]:
+        """OpenAI's chat.completion.chunk events for the script's content."""
+        base = {
+            "id": f"fake-{len(script.calls)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+        }
+
+        def event(choices: list, **extra) -> bytes:
+            return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n".encode()
+
+        words = re.findall(r"\S+\s*", script.content)
+        for number, word in enumerate(words):
+            if script.break_after is not None and number == script.break_after:
+                raise ConnectionAbortedError("scripted break in the middle of a stream")
+            yield event([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
+            await asyncio.sleep(0)
+        yield event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        wants_usage = (body.get("stream_options") or {}).get("include_usage")
+        if wants_usage and script.usage is not None:
+            prompt, completion = script.usage
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
+            yield event([], usage=usage)
+        yield b"data: [DONE]\n\n"
 
     async def _embeddings(self, request: Request) -> JSONResponse:
         body = await request.json()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import anyio
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -17,6 +18,10 @@ BIG_CHUNKS = 20  # 1.25 MiB in all: past the gateway's buffering limit, so it st
 # How each WebSocket the echo upstream served was closed by its peer, keyed by the `id` query
 # parameter the test chose: (code, reason).
 WS_CLOSES: dict[str, tuple[int, str]] = {}
+# Server-sent event streams of the echo upstream, keyed by the `id` query parameter: the test
+# sets `release` to let a stream go on past its first event; `ended` says how it ended
+# ("finished", or "closed" when its client went away first).
+EVENT_STREAMS: dict[str, dict] = {}
 
 
 def echo_app() -> FastAPI:
@@ -45,6 +50,24 @@ def echo_app() -> FastAPI:
                 yield BIG_CHUNK
 
         return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    @app.get("/events")
+    async def events(id: str) -> StreamingResponse:
+        """One event, then (once the test releases it) two more, as an LLM stream would."""
+        state = EVENT_STREAMS.setdefault(id, {"release": threading.Event(), "ended": None})
+
+        async def stream():
+            try:
+                yield b"data: first\n\n"
+                # Abandoned (not awaited) when the client leaves, so the stream can close.
+                await anyio.to_thread.run_sync(state["release"].wait, abandon_on_cancel=True)
+                yield b"data: second\n\n"
+                yield b"data: [DONE]\n\n"
+                state["ended"] = "finished"
+            finally:
+                state["ended"] = state["ended"] or "closed"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
 
     @app.get("/trickle")
     async def trickle(seconds: float, step: float = 0.1) -> StreamingResponse:
@@ -216,7 +239,8 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
 def garbage_server() -> Iterator[tuple[str, list[int]]]:
     """A TCP server that answers every connection with bytes that are not HTTP, then closes.
 
-    Yields its URL and a one-item list counting the connections it accepted.
+    Yields its URL and a one-item list counting the connections it accepted for anything but
+    GET /health.
     """
     sock = _listening_socket()
     sock.listen()
@@ -232,11 +256,14 @@ def garbage_server() -> Iterator[tuple[str, list[int]]]:
                 continue
             except OSError:
                 return
-            accepted[0] += 1
             with conn:
                 conn.settimeout(1)
                 try:
-                    conn.recv(65536)
+                    request = conn.recv(65536)
+                    # The gateway's background health checks probe every upstream; only the
+                    # requests it forwards count.
+                    if not request.startswith(b"GET /health"):
+                        accepted[0] += 1
                     conn.sendall(b"this is not http\r\n\r\n")
                 except OSError:
                     pass

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+import servicekit_testing as testing
 from app.core.config import Settings
-from servicekit import testing
 from tests.utils import RunningBridge, SwitchableProxy
 
 REQUIRED_ENV = ("DATABASE_SERVICE_URL", "INTERNAL_TOKEN")

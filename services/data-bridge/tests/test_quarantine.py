@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from servicekit import testing
+import servicekit_testing as testing
 from tests.utils import SwitchableProxy, eventually, unique_symbol
 
 BASE_MS = 1_700_000_000_000
@@ -51,8 +51,13 @@ async def test_a_batch_storage_breaks_on_is_quarantined_and_reported(
         (batch_file,) = (spool / "rejected").glob("*.ticks.20.json")
         reason = orjson.loads(batch_file.with_name(batch_file.stem + ".reason.json").read_bytes())
         assert reason["status"] == 500 and "proxy says no" in reason["answer"]
+
+        async def reported() -> bool:  # within a health interval (servicekit.health)
+            health = (await client.get("/health")).json()
+            return health["checks"]["quarantine"]["status"] == "degraded"
+
+        await eventually(reported)
         health = (await client.get("/health")).json()
-        assert health["checks"]["quarantine"]["status"] == "degraded"
         assert "quarantined" in health["checks"]["quarantine"]["detail"]
 
         proxy.switch("up")  # the batches behind the quarantined ones flow

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 
 
 @pytest.fixture(scope="session")

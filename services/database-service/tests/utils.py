@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+import servicekit_testing as testing
 from app.core.config import Settings
-from servicekit import testing
 
 T = TypeVar("T")
 # Free ports and relays live on this machine: tests that use them point the app here.

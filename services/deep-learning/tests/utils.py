@@ -6,7 +6,7 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
-from servicekit import testing
+import servicekit_testing as testing
 
 # A forecaster small enough to train in well under a second on a busy CPU.
 SMALL = {"window": 16, "horizon": 3, "hidden": 8, "epochs": 2, "batch_size": 128}

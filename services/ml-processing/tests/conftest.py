@@ -24,10 +24,10 @@ if _missing:
         f"set {', '.join(_missing)} (a running database-service) to run these tests"
     )
 
+import servicekit_testing as testing  # noqa: E402
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import build_app  # noqa: E402
 from app.registry import VERSIONS  # noqa: E402
-from servicekit import testing  # noqa: E402
 from tests.utils import frame_candles, real_series, train, unique_symbol  # noqa: E402
 
 # Small models: the tests check behaviour, not accuracy, and must stay quick on 2 CPUs.

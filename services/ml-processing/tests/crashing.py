@@ -7,7 +7,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from servicekit.crashtest import kill_at_each_step, wrappers
+from servicekit_testing.crashtest import kill_at_each_step, wrappers
 
 ROOT = Path(__file__).resolve().parents[1]  # /app: where `python -m tests.crashing` runs
 

@@ -19,7 +19,7 @@ import pytest
 
 from app import features, learners, training
 from app.registry import ACTIVE_FILE, VERSIONS, Registry
-from servicekit import crashtest
+from servicekit_testing import crashtest
 from tests.conftest import QUICK_PARAMS
 from tests.crashing import ROOT, wrappers
 from tests.utils import closed_port, frame_to_candles, real_series, train

@@ -4,6 +4,7 @@ import shutil
 
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from tests.utils import closed_port, unique_symbol
 
 
@@ -60,7 +61,7 @@ def test_a_vanished_model_dir_is_reported(make_client, tmp_path) -> None:
     client = make_client(model_dir=str(model_dir))
     assert client.get("/health").json()["checks"]["model-dir"]["status"] == "ok"
     shutil.rmtree(model_dir)
-    health = client.get("/health")
+    health = testing.fresh_health(client)
     assert health.status_code == 200 and health.json()["status"] == "degraded"
     assert health.json()["checks"]["model-dir"]["status"] == "down"
 

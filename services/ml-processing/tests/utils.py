@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from servicekit import testing
+import servicekit_testing as testing
 from servicekit.market import Candles
 
 INTERVAL_MS = testing.INTERVAL_MS

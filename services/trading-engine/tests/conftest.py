@@ -21,9 +21,9 @@ if _missing:
         f"set {', '.join(_missing)} (a running database-service and Redis) to run these tests"
     )
 
+import servicekit_testing as testing  # noqa: E402
 from app.core.config import Settings  # noqa: E402 - needs the environment checked above
 from app.main import build_app  # noqa: E402
-from servicekit import testing  # noqa: E402
 from tests.utils import frame_candles, real_series, unique_symbol  # noqa: E402
 
 

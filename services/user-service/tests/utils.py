@@ -4,7 +4,7 @@ import uuid
 
 import jwt
 
-from servicekit import testing
+import servicekit_testing as testing
 from servicekit.internal import credential
 
 

@@ -5,9 +5,9 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 from servicekit.internal import credential, digest
 from tests.utils import new_user
 

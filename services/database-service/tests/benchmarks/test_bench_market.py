@@ -8,8 +8,8 @@ Every round stores a batch of its own, under a symbol of its own, so nothing acc
 
 import pytest
 
+import servicekit_testing as testing
 from app.market.models import TickBatch
-from servicekit import testing
 from tests.utils import EPOCH_MS, new_batch, new_symbol
 
 BATCH_TICKS = 2_000  # data-bridge's BATCH_MAX_TICKS

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
+import servicekit_testing as testing
 from app.models import UserCreate, UserRecord
-from servicekit import testing
 from tests.utils import new_user
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

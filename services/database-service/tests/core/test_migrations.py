@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core import migrations
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 from tests.utils import pg_connect, run
 
 

@@ -6,12 +6,12 @@ import pytest
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
 from app.market import sql
 from app.market.batches import fingerprint
 from app.market.models import TickBatch
-from servicekit import testing
 from tests.utils import LOOPBACK, TcpRelay, free_port, new_batch, new_symbol
 
 UNAVAILABLE = {"detail": "clickhouse unavailable, retry later"}

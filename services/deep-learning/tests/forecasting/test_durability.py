@@ -25,7 +25,7 @@ from app.forecasting.checkpoints import CheckpointStore, file_name
 from app.forecasting.jobs import Trainer
 from app.forecasting.model import ForecasterConfig
 from app.forecasting.training import TrainedForecaster, train
-from servicekit import crashtest
+from servicekit_testing import crashtest
 from tests.crashing import ROOT, SOURCE, wrappers
 from tests.utils import SMALL, closed_port, eurusd_closes, wait_for_job
 

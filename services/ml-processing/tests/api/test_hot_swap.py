@@ -7,11 +7,11 @@ import httpx
 import numpy as np
 import pytest
 
+import servicekit_testing as testing
 from app import features, learners
 from app.core.config import Settings
 from app.main import build_app
 from app.registry import VERSIONS
-from servicekit import testing
 from tests.utils import frame_to_candles, real_series, serve
 
 CLIENTS = 4

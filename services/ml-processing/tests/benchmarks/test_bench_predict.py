@@ -17,14 +17,14 @@ import time
 import numpy as np
 import pytest
 
+import servicekit_testing as testing
 from app import features, learners, training
 from app.cache import PredictionCache
 from app.core.config import Settings
 from app.main import build_app
 from app.predictor import predict_one
 from app.registry import LoadedModel, Registry
-from servicekit import testing
-from servicekit.pytest_benchmarks import measuring
+from servicekit_testing.benchmarks import measuring
 from tests.utils import frame_to_candles, real_series, serve
 
 THREADS = Settings().threads

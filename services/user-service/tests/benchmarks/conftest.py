@@ -1,3 +1,3 @@
-"""Benchmarks here measure only when asked (see servicekit.pytest_benchmarks)."""
+"""Benchmarks here measure only when asked (see servicekit_testing.benchmarks)."""
 
-from servicekit.pytest_benchmarks import benchmark  # noqa: F401 - the fixture, shared
+from servicekit_testing.benchmarks import benchmark  # noqa: F401 - the fixture, shared

@@ -9,9 +9,9 @@ import asyncio
 import httpx
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 from tests.utils import serve, stand_in
 
 SLOW_SECONDS = 1.5

@@ -2,9 +2,9 @@
 
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.core.config import Settings
 from app.main import build_app
-from servicekit import testing
 from tests.utils import ADMIN
 
 

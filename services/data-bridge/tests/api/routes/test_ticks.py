@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from servicekit import testing
+import servicekit_testing as testing
 from tests.utils import eventually, unique_symbol
 
 BASE_MS = 1_700_000_000_000

@@ -7,7 +7,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from servicekit import testing
+import servicekit_testing as testing
 from tests.utils import RunningBridge, unique_symbol
 
 BASE_MS = 1_700_000_000_000

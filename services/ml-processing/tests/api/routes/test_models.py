@@ -3,6 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app import features, training
 from app.learners import KINDS
 from tests.utils import frame_candles, real_series, train, unique_symbol, wait_for_job
@@ -69,7 +70,7 @@ def test_train_and_promote_in_one_job(make_client, tmp_path, eurusd) -> None:
     job = train(client, eurusd, "sklearn", limit=600, promote=True)
     assert job["promoted"] is True and job["candles"] == 600
     assert client.get("/models/active").json()["active"] == job["version"]
-    assert client.get("/health").json()["checks"]["models"]["status"] == "ok"
+    assert testing.fresh_health(client).json()["checks"]["models"]["status"] == "ok"
 
 
 def test_too_few_candles_is_409_with_the_numbers(client: TestClient, store_candles) -> None:

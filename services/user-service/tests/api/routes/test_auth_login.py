@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import servicekit_testing as testing
 from app.api.routes import auth
 from app.core.config import Settings
 from app.core.security import dummy_hash
 from app.main import build_app
-from servicekit import testing
 from tests.utils import bearer, new_credentials, unique_address, via_gateway
 
 INVALID = {"detail": "invalid username or password"}

@@ -44,6 +44,15 @@ def internal_headers() -> dict[str, str]:
     return {"X-Internal-Token": internal_token()}
 
 
+def fresh_health(client) -> httpx.Response:
+    """GET /health after a round of checks begun now, for a `fastapi.testclient.TestClient`
+    entered as a context (its lifespan runs the checker): a test that changes a backend under
+    the app sees the change at once, where the background checker would see it within an
+    interval (servicekit.health)."""
+    client.portal.call(client.app.state.health.check_now)
+    return client.get("/health")
+
+
 def unique_symbol(prefix: str) -> str:
     """A symbol no other test (or run) uses: storage is shared and never emptied."""
     return prefix + uuid.uuid4().hex[:12].upper()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from servicekit import testing
+import servicekit_testing as testing
 
 WATCHED = ("fsync", "replace", "rename")
 
