@@ -140,9 +140,9 @@ def test_mode_of_a_container():
 
 def _live() -> dict:
     """What GET /health/live answers (its endpoint, called directly)."""
-    from servicekit.health import health_router
+    from servicekit.health import HealthMonitor, health_router
 
-    router = health_router("svc", {})
+    router = health_router(HealthMonitor("svc", {}))
     route = next(r for r in router.routes if r.path == "/health/live")
     return asyncio.run(route.endpoint())
 

@@ -93,7 +93,8 @@ def test_a_caller_is_held_to_its_routes():
 
 def test_health_answers_without_a_credential_and_nothing_else_does():
     client = _app()
-    assert client.get("/health").status_code == 200
+    with client:  # the lifespan runs the health checks /health answers from
+        assert client.get("/health").status_code == 200
     assert client.get("/health/live").status_code == 200
     assert client.post("/health").status_code == 401
     assert client.get("/openapi.json").status_code == 401

@@ -1,4 +1,8 @@
-"""Health checks: Redis is critical; an upstream that is down only degrades the gateway."""
+"""Health checks: Redis is critical; an upstream that is down only degrades the gateway.
+
+They run in servicekit's background checker like every service's, so however often the
+gateway's /health is read, each upstream's /health is asked once per interval per worker (and
+answers from its own last round)."""
 
 import httpx
 

@@ -2,14 +2,14 @@
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from servicekit.health import Check, Extra, health_router
+from servicekit.health import Check, Extra, HealthMonitor, health_router
 from servicekit.internal import InternalAuth, parse_callers
 from servicekit.logging import configure_logging
 from servicekit.middleware import RequestContextMiddleware
@@ -49,6 +49,22 @@ def unavailable(
     return handler
 
 
+def _with_health(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager] | None, monitor: HealthMonitor
+) -> Callable[[FastAPI], AbstractAsyncContextManager]:
+    """The service's lifespan, with the health checker running inside it: started once the
+    service has opened its backends (the checks use them), stopped before it closes them."""
+
+    @asynccontextmanager
+    async def lifespan_with_health(app: FastAPI) -> AsyncIterator[object]:
+        async with AsyncExitStack() as stack:
+            state = await stack.enter_async_context(lifespan(app)) if lifespan else None
+            await stack.enter_async_context(monitor.running())
+            yield state
+
+    return lifespan_with_health
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -64,17 +80,21 @@ def create_app(
 
     `internal`: only callers holding a credential (INTERNAL_CALLERS) get past /health; every
     service but the gateway, the one public door, is internal. `health_extra`: fields /health
-    reports beside its checks (servicekit.health)."""
+    reports beside its checks (servicekit.health). The checks run in the background every
+    HEALTH_INTERVAL seconds while the app lives (its monitor is `app.state.health`); /health
+    answers from the last round."""
     configure_logging(settings.service_name, settings.log_level)
+    monitor = HealthMonitor(
+        settings.service_name, health_checks or {}, critical, interval=settings.health_interval
+    )
     app = FastAPI(
         title=title or settings.service_name,
-        lifespan=lifespan,
+        lifespan=_with_health(lifespan, monitor),
     )
+    app.state.health = monitor
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)
-    app.include_router(
-        health_router(settings.service_name, health_checks or {}, critical, extra=health_extra)
-    )
+    app.include_router(health_router(monitor, extra=health_extra))
     for router in routers:
         app.include_router(router)
     if internal:

@@ -1,6 +1,9 @@
 """Container HEALTHCHECK: `python -m servicekit.healthcheck` exits 0 when /health says ok or
 degraded, and prints the report (Docker keeps it in `docker inspect`; `inv health` shows it).
-The slim images carry no curl, and the interpreter is already there."""
+The slim images carry no curl, and the interpreter is already there.
+
+/health answers from the background checker's last round (servicekit.health), so Docker's
+2 s polling costs no dependency call; "starting" and a stale round are 503, so exit 1."""
 
 import os
 import sys

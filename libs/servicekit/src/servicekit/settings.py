@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     # Who may call this service and which routes (JSON; servicekit.internal): the catalog's
     # callers of this service, each with the sha256 of its secret. Empty: only /health answers.
     internal_callers: dict[str, Any] = {}
+    # Seconds between two rounds of health checks (servicekit.health): /health answers from
+    # the last round, so polling it costs no dependency call; it is stale after 3 intervals.
+    health_interval: float = Field(default=2.0, gt=0)
 
     @field_validator("internal_callers")
     @classmethod
