@@ -10,6 +10,7 @@ embeddings (usable only while deep-learning runs).
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import litellm
 
@@ -194,6 +195,37 @@ class Registry:
         return [spec.public() for spec in (*self.chat.values(), *self.embedding.values())]
 
 
+def local_url(url: str) -> str:
+    """The OpenAI-compatible base: the URL as given, with /v1 when it has no path (local-llm,
+    Ollama and llama.cpp's servers all serve there)."""
+    url = url.rstrip("/")
+    return url if urlsplit(url).path else f"{url}/v1"
+
+
+def local_model(settings: Settings, hosted_chat: bool) -> ModelSpec:
+    """The local OpenAI-compatible server's model (LOCAL_LLM_URL, LOCAL_LLM_MODEL): free,
+    with tokens counted. It serves "auto" routing unless a hosted chat model is configured,
+    which then answers first (a free local model would otherwise always be the cheapest);
+    named, it answers either way. The platform's own local-llm (LOCAL_LLM_INTERNAL) gets our
+    internal credential as its key (servicekit.internal, read from the bearer)."""
+    url = local_url(settings.local_llm_url or "")
+    if settings.local_llm_internal:
+        api_key = settings.internal_token
+    else:
+        api_key = settings.local_llm_api_key or "none"
+    return ModelSpec(
+        id=settings.local_llm_model or "",
+        # litellm's OpenAI client against the server's /v1 (Ollama, vLLM, llama.cpp).
+        litellm_model=f"openai/{settings.local_llm_model}",
+        provider="local",
+        owned_by=f"local server at {url}",
+        tasks=() if hosted_chat else ("*",),
+        api_base=url,
+        api_key=api_key,
+        price_source="free",
+    )
+
+
 def load_registry(settings: Settings, environ: Mapping[str, str] | None = None) -> Registry:
     """The models configured by `settings` and the provider keys found in `environ`."""
     env = os.environ if environ is None else environ
@@ -217,17 +249,7 @@ def load_registry(settings: Settings, environ: Mapping[str, str] | None = None) 
                 )
             )
     if settings.local_llm_url and settings.local_llm_model:
-        specs.append(
-            ModelSpec(
-                id=settings.local_llm_model,
-                # litellm's OpenAI client against the server's /v1 (Ollama, vLLM, llama.cpp).
-                litellm_model=f"openai/{settings.local_llm_model}",
-                provider="local",
-                owned_by=f"local server at {settings.local_llm_url}",
-                api_base=settings.local_llm_url,
-                api_key=settings.local_llm_api_key or "none",
-                price_source="free",
-            )
-        )
+        hosted_chat = any(spec.mode == "chat" for spec in specs)
+        specs.append(local_model(settings, hosted_chat))
     specs.extend(_from_config(entry, env) for entry in settings.models)
     return Registry(specs)

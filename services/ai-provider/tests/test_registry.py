@@ -59,3 +59,33 @@ def test_a_duplicate_id_or_unknown_fallback_is_refused():
     dangling = [ModelConfig(id="a", litellm_model="openai/a", fallbacks=["b"])]
     with pytest.raises(ValueError, match="unknown models"):
         load_registry(settings(models=dangling), {})
+
+
+def test_a_local_server_without_a_path_is_reached_at_v1():
+    registry = load_registry(
+        settings(local_llm_url="http://local-llm:8010", local_llm_model="m"), {}
+    )
+    assert registry.chat["m"].api_base == "http://local-llm:8010/v1"
+    given = load_registry(
+        settings(local_llm_url="http://ollama:11434/v1/", local_llm_model="m"), {}
+    )
+    assert given.chat["m"].api_base == "http://ollama:11434/v1"
+
+
+def test_the_platforms_local_llm_gets_our_internal_credential_and_no_one_else_does():
+    local = {"local_llm_url": "http://local-llm:8010", "local_llm_model": "m"}
+    ours = settings(**local, local_llm_internal=True, internal_token="ai-provider:s3cret")
+    theirs = settings(**local, internal_token="ai-provider:s3cret", local_llm_api_key="k")
+    assert load_registry(ours, {}).chat["m"].api_key == "ai-provider:s3cret"
+    assert load_registry(theirs, {}).chat["m"].api_key == "k"
+
+
+def test_the_local_model_serves_auto_only_without_a_hosted_chat_model():
+    local = settings(local_llm_url="http://local-llm:8010", local_llm_model="m")
+    alone = load_registry(local, {})
+    beside = load_registry(local, {"OPENAI_API_KEY": "sk-x"})
+    assert alone.chat["m"].serves("brief")
+    assert alone.chat["m"].price_source == "free"
+    assert not beside.chat["m"].serves("brief")
+    assert beside.chat["gpt-4o-mini"].serves("brief")
+    assert list(beside.chat)[-1] == "offline-template"

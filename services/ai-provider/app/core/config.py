@@ -45,9 +45,13 @@ class Settings(RedisSettings):
 
     # Providers besides the hosted ones found by their keys (OPENAI_API_KEY, ...): a local
     # OpenAI-compatible server (Ollama's /v1, vLLM) and a JSON list of anything else.
+    # A base URL without a path gets /v1 (the OpenAI-compatible routes' prefix).
     local_llm_url: str | None = None
     local_llm_model: str | None = None
     local_llm_api_key: str | None = None
+    # The server is the platform's own local-llm (the catalog sets it): present our internal
+    # credential as its key, instead of LOCAL_LLM_API_KEY (never sent to a server of yours).
+    local_llm_internal: bool = False
     models: list[ModelConfig] = Field(default_factory=list)
 
     # Seconds one provider call may take, and retries of the same model on a timeout, a 5xx
