@@ -1,6 +1,7 @@
 """One chat completion: route, cache lookup, the models tried in turn, accounting, storage."""
 
 import time
+from dataclasses import dataclass
 
 import litellm
 
@@ -72,73 +73,104 @@ def _provider_block(backends: Backends, body: dict, **fields) -> dict:
     }
 
 
-async def chat_completion(
-    backends: Backends, body: ChatCompletionCreate, user: str
-) -> tuple[dict, str]:
-    """The answer (OpenAI body plus `provider`) and its cache state: miss, exact, semantic."""
+@dataclass
+class Lookup:
+    """A request's route and its cache state: the hit, or where a new answer is stored."""
+
+    params: ChatParams
+    route: Route
+    started: float
+    hit: dict | None = None
+    kind: str = "miss"
+    key: str | None = None
+    partition_name: str | None = None
+    vector: list[float] | None = None
+
+
+async def look_up(backends: Backends, body: ChatCompletionCreate, user: str) -> Lookup:
+    """Route the request, count it, and look for a cached answer (exact, then semantic)."""
     settings, cache, ledger = backends.settings, backends.cache, backends.ledger
     started = time.perf_counter()
     params = params_of(body, user)
     route = await route_for(backends, body, params)
     await ledger.count("requests", user=user)
-
-    key = partition_name = vector = None
-    if body.cache:
-        scope = scope_of(user, body.cache_scope)
-        key = exact_key(route.ids, params, scope=scope)
-        hit = await cache.exact(key)
-        text = semantic_text(params)
-        if hit is None and len(text) <= settings.semantic_max_chars:
-            vector = await backends.deep_learning.vector(text)
-            if vector is not None:
-                partition_name = partition(route.ids, params, scope=scope)
-                hit = await cache.semantic(partition_name, vector, settings.semantic_threshold)
-        if hit is not None:
-            await ledger.count(f"{hit.kind}_hits", user=user)
-            extra = {"similarity": round(hit.similarity, 4)} if hit.kind == "semantic" else {}
-            elapsed = round((time.perf_counter() - started) * 1000, 2)
-            provider = _provider_block(
-                backends,
-                hit.body,
-                cache=hit.kind,
-                cost_usd=0.0,
-                latency_ms=elapsed,
-                attempts=[],
-                **extra,
+    found = Lookup(params, route, started)
+    if not body.cache:
+        return found
+    scope = scope_of(user, body.cache_scope)
+    found.key = exact_key(route.ids, params, scope=scope)
+    hit = await cache.exact(found.key)
+    text = semantic_text(params)
+    if hit is None and len(text) <= settings.semantic_max_chars:
+        found.vector = await backends.deep_learning.vector(text)
+        if found.vector is not None:
+            found.partition_name = partition(route.ids, params, scope=scope)
+            hit = await cache.semantic(
+                found.partition_name, found.vector, settings.semantic_threshold
             )
-            return {**hit.body, "provider": provider}, hit.kind
+    if hit is None:
         await ledger.count("misses", user=user)
+        return found
+    await ledger.count(f"{hit.kind}_hits", user=user)
+    extra = {"similarity": round(hit.similarity, 4)} if hit.kind == "semantic" else {}
+    provider = _provider_block(
+        backends,
+        hit.body,
+        cache=hit.kind,
+        cost_usd=0.0,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        attempts=[],
+        **extra,
+    )
+    found.hit, found.kind = {**hit.body, "provider": provider}, hit.kind
+    return found
 
+
+async def settle(backends: Backends, found: Lookup, answer: Answer, result: dict) -> dict:
+    """Account a model's answer (`result`, the OpenAI body), store it in the cache when the
+    first candidate gave it, and return its `provider` block."""
+    ledger = backends.ledger
+    await ledger.failed(answer.attempts)
+    first = answer.spec.id == found.route.candidates[0].id
+    if not first:
+        await ledger.count("fallbacks")
+    user = found.params.user
+    await ledger.record(
+        answer.spec.id, user, answer.prompt_tokens, answer.completion_tokens, answer.cost_usd
+    )
+    await ledger.observe_latency(answer.spec.id, answer.latency_ms)
+    # A fallback's answer is not cached: the preferred model may be back for the next request.
+    if found.key is not None and first:
+        await backends.cache.store(found.key, result, found.partition_name, found.vector)
+    return _provider_block(
+        backends,
+        result,
+        cache="miss",
+        cost_usd=round(answer.cost_usd, 10),
+        latency_ms=round((time.perf_counter() - found.started) * 1000, 2),
+        attempts=answer.attempts,
+    )
+
+
+async def chat_completion(
+    backends: Backends, body: ChatCompletionCreate, user: str
+) -> tuple[dict, str]:
+    """The answer (OpenAI body plus `provider`) and its cache state: miss, exact, semantic."""
+    found = await look_up(backends, body, user)
+    if found.hit is not None:
+        return found.hit, found.kind
+    settings = backends.settings
     try:
         answer = await complete(
-            route.candidates,
-            params,
+            found.route.candidates,
+            found.params,
             default_timeout=settings.provider_timeout,
             retries=settings.provider_retries,
             backoff=settings.retry_backoff,
         )
     except AllCandidatesFailed as exc:
-        await ledger.failed(exc.attempts)
+        await backends.ledger.failed(exc.attempts)
         raise
-    await ledger.failed(answer.attempts)
-    first = answer.spec.id == route.candidates[0].id
-    if not first:
-        await ledger.count("fallbacks")
-    await ledger.record(
-        answer.spec.id, user, answer.prompt_tokens, answer.completion_tokens, answer.cost_usd
-    )
-    await ledger.observe_latency(answer.spec.id, answer.latency_ms)
-
     result = openai_body(answer)
-    # A fallback's answer is not cached: the preferred model may be back for the next request.
-    if key is not None and first:
-        await cache.store(key, result, partition_name, vector)
-    provider = _provider_block(
-        backends,
-        result,
-        cache="miss",
-        cost_usd=round(answer.cost_usd, 10),
-        latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        attempts=answer.attempts,
-    )
+    provider = await settle(backends, found, answer, result)
     return {**result, "provider": provider}, "miss"

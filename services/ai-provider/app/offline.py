@@ -11,6 +11,7 @@ retries, token counting, cost accounting and tracing take one path for every mod
 """
 
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import litellm
 from litellm import CustomLLM
@@ -25,6 +26,8 @@ TOKENIZER_MODEL = "gpt-4o-mini"
 
 _FACT = re.compile(r"^\s*[-*\u2022]\s*([^:\n]{1,80}?)\s*:\s*(\S.*?)\s*$")
 _QUALIFIED = re.compile(r"^(.*?)\s*\((.+)\)$")
+# A word with the spaces after it (or leading spaces alone): the pieces join back to the text.
+_PIECE = re.compile(r"\S+\s*|\s+")
 EXCERPT_CHARS = 400
 
 
@@ -92,8 +95,20 @@ def truncate(text: str, max_tokens: int | None) -> tuple[str, str]:
     return litellm.decode(model=TOKENIZER_MODEL, tokens=list(tokens[:max_tokens])), "length"
 
 
+def pieces(text: str) -> list[str]:
+    """`text` in the pieces a stream sends, one word each (with its trailing spaces)."""
+    return _PIECE.findall(text)
+
+
 class OfflineTemplateLLM(CustomLLM):
-    """litellm's handler for the `offline` provider: the template writer as a "model"."""
+    """litellm's handler for the `offline` provider: the template writer as a "model".
+
+    Streamed, it sends its text a word per chunk, then a last chunk with the finish reason and
+    the usage. `between_chunks`, when set, is awaited before every chunk after the first: tests
+    hold a stream there to see that its first chunk reached the client before the rest existed.
+    """
+
+    between_chunks: Callable[[], Awaitable[None]] | None = None
 
     # litellm passes every argument by name (see litellm.main's custom provider dispatch).
     def completion(
@@ -117,6 +132,23 @@ class OfflineTemplateLLM(CustomLLM):
     ) -> ModelResponse:
         # Microseconds of string work: no reason to leave the event loop.
         return self.completion(model, messages, model_response, optional_params, **kwargs)
+
+    async def astreaming(
+        self, model, messages, model_response: ModelResponse, optional_params: dict, **kwargs
+    ) -> AsyncIterator[dict]:
+        text, finish_reason = truncate(write(messages), optional_params.get("max_tokens"))
+        for number, piece in enumerate(pieces(text)):
+            if number and self.between_chunks is not None:
+                await self.between_chunks()
+            yield {"text": piece, "is_finished": False, "finish_reason": "", "usage": None}
+        prompt_tokens = litellm.token_counter(model=TOKENIZER_MODEL, messages=messages)
+        completion_tokens = litellm.token_counter(model=TOKENIZER_MODEL, text=text)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        yield {"text": "", "is_finished": True, "finish_reason": finish_reason, "usage": usage}
 
 
 HANDLER = OfflineTemplateLLM()

@@ -23,12 +23,20 @@ class Message(BaseModel):
         return value
 
 
+class StreamOptions(BaseModel):
+    """OpenAI's stream options: whether the last event carries the usage."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
 class ChatCompletionCreate(BaseModel):
     """OpenAI's chat completion request plus task, max_cost_usd, prefer, cache, cache_scope and
     fallback.
 
-    Unknown OpenAI fields are ignored, except `stream`: answers are never streamed, and a
-    client expecting a stream must hear so rather than wait for chunks that never come.
+    Unknown OpenAI fields are ignored. `stream: true` answers with server-sent events
+    (app.streaming); `stream_options.include_usage` adds OpenAI's usage chunk at the end.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -41,6 +49,7 @@ class ChatCompletionCreate(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = Field(default=None, max_length=128)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     task: str = Field(default="chat", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     max_cost_usd: float | None = Field(default=None, ge=0)
     prefer: Literal["cost", "latency"] = "cost"
@@ -48,13 +57,6 @@ class ChatCompletionCreate(BaseModel):
     # Whose cache: the caller's own ("user") or the one every caller who asks shares.
     cache_scope: Literal["user", "shared"] = "user"
     fallback: bool = True
-
-    @field_validator("stream")
-    @classmethod
-    def _no_stream(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("streaming is not supported: send stream=false (the default)")
-        return value
 
     @field_validator("stop")
     @classmethod
