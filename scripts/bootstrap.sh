@@ -12,5 +12,12 @@ if ! docker info >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1 || 
         exit 1
     fi
 fi
+if ! command -v wrk >/dev/null; then  # optional: the benchmark's native load generator
+    if [ -f /etc/debian_version ] && [ "$(id -u)" = 0 ]; then
+        bash scripts/provision-debian.sh
+    else
+        echo "bootstrap: note: no wrk (the benchmark's native HTTP load generator): sudo apt-get install wrk, or brew install wrk; until then its figures are left out" >&2
+    fi
+fi
 uv sync --frozen --quiet
 echo "bootstrap: toolkit ready in .venv ($(.venv/bin/inv --version))"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provision a bare Debian/Ubuntu host (as root) for the toolkit: Docker engine from Debian's
-# packages, the compose v2 plugin, debootstrap (offline base images) and uv. Idempotent: each
-# step is skipped when its result is already there, so it is safe on a warm machine.
+# packages, the compose v2 plugin, debootstrap (offline base images), wrk (the benchmark's
+# load generator) and uv. Idempotent: each step is skipped when its result is already there,
+# so it is safe on a warm machine.
 set -euo pipefail
 
 log() { printf '\033[1mprovision:\033[0m %s\n' "$*"; }
@@ -14,6 +15,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]} from Debian's packages"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# wrk, the benchmark's native HTTP load generator: optional, so a host whose package mirror
+# lacks it is still provisioned (the benchmark then measures with its Python generator alone).
+if ! command -v wrk >/dev/null; then
+    log "installing wrk (the benchmark's native HTTP load generator) from Debian's packages"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }; then
+        log "wrk could not be installed: the benchmark measures with its Python generator alone"
+    fi
 fi
 
 if ! docker info >/dev/null 2>&1; then

@@ -1,5 +1,9 @@
 """HTTP latency through the gateway: each scenario under bounded load (toolkit.loadgen), the
-users it needs registered first and logged out after."""
+users it needs registered first and logged out after; then, when wrk is installed, the routes
+the gateway does not rate-limit under wrk too (toolkit/bench/measure/wrk.py). Every entry
+names its `generator` and that generator's `ceiling_rps`: what it reached on GET /health/live
+in the same run, so a figure near its ceiling reads as the generator's limit, not the
+service's."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import asyncio
 
 import httpx
 
+from toolkit.bench.measure import wrk
 from toolkit.catalog import Catalog
 from toolkit.console import console, step, table
 from toolkit.errors import ToolkitError
@@ -109,8 +114,38 @@ async def gateway_scenarios(
                     note["note"] = f"p50 {figures['p50_ms']} ms, {figures['rps']} rps"
         finally:
             await logout(client, budget, sessions)
+    if transport is None:  # wrk reaches a real gateway only
+        section.update(native_scenarios(base_url, concurrency=concurrency, seconds=seconds))
+    mark_ceilings(section)
     _show_http(section)
     return section
+
+
+# The routes wrk loads: the gateway rate-limits neither (wrk cannot keep within a budget).
+NATIVE = {"wrk_health_live": "/health/live", "wrk_health": "/health"}
+
+
+def native_scenarios(base_url: str, *, concurrency: int, seconds: float) -> dict[str, dict]:
+    """NATIVE under wrk; nothing (and a note saying how to get it) when wrk is missing."""
+    if wrk.binary() is None:
+        console.print(f"note: no native load generator: {wrk.INSTALL} to measure with it too")
+        return {}
+    section = {}
+    for name, path in NATIVE.items():
+        with step(f"wrk GET {path}: {concurrency} connections, {max(1, round(seconds))}s") as note:
+            section[name] = wrk.load(f"{base_url}{path}", concurrency=concurrency, seconds=seconds)
+            figures = section[name]
+            note["note"] = f"p50 {figures['p50_ms']} ms, {figures['rps']} rps"
+    return section
+
+
+def mark_ceilings(section: dict[str, dict]) -> None:
+    """Name each entry's generator and its ceiling (its GET /health/live rps in this run)."""
+    floors = {"python": section.get("health_live"), "wrk": section.get("wrk_health_live")}
+    for figures in section.values():
+        generator = figures.setdefault("generator", "python")
+        floor = floors.get(generator)
+        figures["ceiling_rps"] = floor["rps"] if floor else None
 
 
 def latency_http(catalog: Catalog, **options) -> dict[str, dict]:
@@ -130,6 +165,7 @@ def _show_http(section: dict[str, dict]) -> None:
             f"{f['non_2xx']} / {f['exceptions']}",
             f["concurrency"],
             f.get("rate_budget_per_minute", ""),
+            f"{f.get('generator', 'python')} ({f.get('ceiling_rps')})",
         )
         for name, f in section.items()
     ]
@@ -146,6 +182,7 @@ def _show_http(section: dict[str, dict]) -> None:
                 "non-2xx / exc",
                 "concurrency",
                 "budget /min",
+                "generator (ceiling rps)",
             ],
             rows,
         )

@@ -17,6 +17,8 @@ from toolkit.catalog import Catalog
 LOAD_GUESS = {True: 20, False: 35}  # the three scenarios, quick or not, with their set-up
 MEMORY_GUESS = 6  # idle samples
 KEYS = ["p50_ms", "p95_ms", "p99_ms", "rps", "requests", "errors", "concurrency"]
+# Beside every figure: which generator made it and its ceiling (toolkit/bench/measure/http.py).
+SOURCE_KEYS = ["generator", "ceiling_rps"]
 
 
 def measure(plan: Plan, run: dict) -> None:
@@ -71,11 +73,15 @@ def http_markdown(run: dict, catalog: Catalog | None) -> list[str]:
         p50 = figures.get("p50_ms")
         checks = [(f"p50 > {fmt.num(target, 'ms')}", p50 <= target)] if target and p50 else []
         cells = [fmt.num(figures.get(k)) for k in KEYS]
-        rows.append([name, *cells, fmt.num(target, "ms"), fmt.verdict(checks)])
+        source = [str(figures.get("generator") or "python"), fmt.num(figures.get("ceiling_rps"))]
+        rows.append([name, *cells, *source, fmt.num(target, "ms"), fmt.verdict(checks)])
     return [
         "## Request latency (HTTP)",
         "",
-        *fmt.table(["endpoint", *KEYS, "p50 target", "verdict"], rows),
+        "`ceiling_rps`: what the same generator reached on the gateway's GET /health/live in",
+        "this run; a figure near it measures the generator as much as the service.",
+        "",
+        *fmt.table(["endpoint", *KEYS, *SOURCE_KEYS, "p50 target", "verdict"], rows),
         "",
     ]
 
