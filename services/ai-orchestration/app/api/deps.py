@@ -16,23 +16,23 @@ from servicekit.deps import get_settings
 FORWARDED_HEADERS = ("x-user-id", "x-username")
 
 
-def get_peers(request: Request) -> Peers:
+async def get_peers(request: Request) -> Peers:
     return request.app.state.peers
 
 
-def get_limiter(request: Request) -> WorkflowLimiter:
+async def get_limiter(request: Request) -> WorkflowLimiter:
     return request.app.state.limiter
 
 
-def get_cache(request: Request) -> ResultCache:
+async def get_cache(request: Request) -> ResultCache:
     return request.app.state.cache
 
 
-def get_stats(request: Request) -> WorkflowStats:
+async def get_stats(request: Request) -> WorkflowStats:
     return request.app.state.stats
 
 
-def get_caller(request: Request) -> dict[str, str]:
+async def get_caller(request: Request) -> dict[str, str]:
     return {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
 
 

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 
 import jwt
 from fastapi import HTTPException, status
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from servicekit import tokens
 
@@ -69,17 +67,13 @@ def decode_access_token(token: str, secret: str) -> Identity:
     return Identity(user_id=claims["sub"], username=username, session_id=sid, role=role)
 
 
-async def authenticate(authorization: str | None, secret: str, redis: Redis) -> Identity:
-    """Verify the bearer token and that its session still exists (so logout is immediate)."""
-    identity = decode_access_token(bearer_token(authorization), secret)
-    try:
-        alive = await redis.exists(session_key(identity.session_id))
-    except (RedisError, OSError) as exc:
-        # Fail closed: without the session store a logged-out token would still pass.
-        log.warning("session check failed: %s: %s", type(exc).__name__, exc)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail="session store unavailable"
-        ) from None
+def require_session(identity: Identity, alive: bool | None) -> Identity:
+    """`identity` if its session still exists (so logout is immediate): `alive` is Redis's
+    answer, None when it gave none (app.ratelimit.Count asks in the request's one round
+    trip). Fail closed: without the session store a logged-out token would still pass."""
+    if alive is None:
+        log.warning("session check failed: the session store did not answer")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="session store unavailable")
     if not alive:
         raise unauthorized("session revoked")
     return identity

@@ -11,30 +11,30 @@ from app.core.pipeline import Pipeline
 from app.core.replays import ReplayManager
 
 
-def get_bridge(request: Request) -> Bridge:
+async def get_bridge(request: Request) -> Bridge:
     return request.app.state.bridge
 
 
-def get_ws_bridge(websocket: WebSocket) -> Bridge:
+async def get_ws_bridge(websocket: WebSocket) -> Bridge:
     return websocket.app.state.bridge
 
 
 BridgeDep = Annotated[Bridge, Depends(get_bridge)]
 
 
-def get_settings(bridge: BridgeDep) -> Settings:
+async def get_settings(bridge: BridgeDep) -> Settings:
     return bridge.settings
 
 
-def get_pipeline(bridge: BridgeDep) -> Pipeline:
+async def get_pipeline(bridge: BridgeDep) -> Pipeline:
     return bridge.pipeline
 
 
-def get_replays(bridge: BridgeDep) -> ReplayManager:
+async def get_replays(bridge: BridgeDep) -> ReplayManager:
     return bridge.replays
 
 
-def get_feeds(bridge: BridgeDep) -> FeedManager:
+async def get_feeds(bridge: BridgeDep) -> FeedManager:
     return bridge.feeds
 
 

@@ -27,14 +27,14 @@ async def get_db(backends: BackendsDep, settings: SettingsDep) -> AsyncIterator[
 DbDep = Annotated[asyncpg.Connection, Depends(get_db)]
 
 
-def get_pool(backends: BackendsDep) -> asyncpg.Pool:
+async def get_pool(backends: BackendsDep) -> asyncpg.Pool:
     """The pool itself, for work that must outlive the request (it acquires on its own)."""
     if backends.pool is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database not connected")
     return backends.pool
 
 
-def get_clickhouse(backends: BackendsDep) -> ClickHouse:
+async def get_clickhouse(backends: BackendsDep) -> ClickHouse:
     if backends.clickhouse is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "clickhouse not connected")
     return backends.clickhouse

@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, WebSocket, status
 from fastapi.responses import JSONResponse
 
 from app.access import require_role
-from app.api.deps import enforce_rate_limit, get_client_address
+from app.api.deps import admit, get_client_address
 from app.api.routes.services import public_service
 from app.core.clients import Clients
-from app.core.security import Identity, authenticate
+from app.core.security import Identity
 from app.proxy import BadPath, upstream_url
 from app.wsproxy import refuse, relay, websocket_url
 from servicekit.logging import request_id_var
@@ -55,10 +55,14 @@ async def _admit(
     websocket: WebSocket, clients: Clients, service: str, client: str
 ) -> tuple[Identity, str]:
     """The identity and upstream ws:// URL, or an HTTPException saying why not (HTTP's order)."""
-    await enforce_rate_limit(clients, client)
-    public_service(service, clients)
+    identity = await admit(
+        clients,
+        client,
+        _credentials(websocket),
+        route_check=lambda: public_service(service, clients),
+    )
+    assert identity is not None  # admit returns one when it identifies
     settings = clients.settings
-    identity = await authenticate(_credentials(websocket), settings.jwt_secret, clients.redis)
     # The handshake is a GET: that is the method the rules see.
     require_role(settings, service, "GET", websocket.scope["path"], identity)
     query = query_without_token(websocket.scope.get("query_string", b""))
@@ -75,7 +79,7 @@ async def api_websocket(websocket: WebSocket, service: str) -> None:
     """Relay ws://gateway/api/<service>/x to ws://<service>/x."""
     clients: Clients = websocket.app.state.clients
     token = request_id_var.set(_request_id(websocket))
-    client = get_client_address(websocket, clients)
+    client = await get_client_address(websocket, clients)
     try:
         try:
             identity, url = await _admit(websocket, clients, service, client)
