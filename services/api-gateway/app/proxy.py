@@ -130,9 +130,11 @@ async def _send(
         if request.method in IDEMPOTENT:
             try:
                 return await http.send(request, stream=True)
-            # Refused, or a pooled socket the upstream closed just then: nothing was processed
-            # that a repeat of an idempotent request could duplicate.
-            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+            # Refused, or a pooled socket the upstream closed or reset just then (a replica
+            # stopping under a rolling update does both): an idempotent request may be sent
+            # again whatever the upstream did with it. The pool drops the broken connection,
+            # so the second try goes out on another one.
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 log.info("retrying %s %s once: %s", request.method, request.url.path, exc)
         return await http.send(request, stream=True)
 

@@ -23,6 +23,7 @@ from tests.upstreams import (
     echo_app,
     garbage_server,
     models_app,
+    resetting_server,
     serve,
     silent_url,
     slow_app,
@@ -47,7 +48,8 @@ def upstreams() -> Iterator[Upstreams]:
         garbage, connections = stack.enter_context(garbage_server())
         silent = stack.enter_context(silent_url())
         models = stack.enter_context(serve(models_app()))
-        yield Upstreams(echo, slow, dead, garbage, connections, silent, models)
+        resetting, resets = stack.enter_context(resetting_server())
+        yield Upstreams(echo, slow, dead, garbage, connections, silent, models, resetting, resets)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """What the gateway forwards (headers, bodies) and how it reports upstream failures."""
 
 import time
+import uuid
 
 from tests.utils import MAX_BODY, SLOW_DELAY, TIMEOUT, header_values
 
@@ -160,3 +161,22 @@ def test_idempotent_request_is_retried_once(gateway, session, upstreams):
     response = gateway.get("/api/garbage-service/orders", headers=session.headers)
     assert response.status_code == 502
     assert upstreams.garbage_connections[0] - before == 2
+
+
+def test_idempotent_request_survives_a_reset_connection(gateway, session, upstreams):
+    # A replica stopping under a rolling update resets the pooled connections it still holds:
+    # a GET that met one is sent again (on a new connection) and the client never sees it.
+    path = f"/{uuid.uuid4().hex}"
+    response = gateway.get(f"/api/resetting-service{path}", headers=session.headers)
+    assert response.status_code == 200
+    assert response.text == "ok"
+    assert upstreams.resetting_connections[path] == 2
+
+
+def test_post_on_a_reset_connection_is_502_and_not_resent(gateway, session, upstreams):
+    # The upstream may have acted on it before the reset: sending it again could do it twice.
+    path = f"/{uuid.uuid4().hex}"
+    response = gateway.post(f"/api/resetting-service{path}", json={}, headers=session.headers)
+    assert response.status_code == 502
+    assert response.json()["service"] == "resetting-service"
+    assert upstreams.resetting_connections[path] == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-PUBLIC_LIST = "echo-service, slow-service, down-service, garbage-service"
+PUBLIC_LIST = "echo-service, slow-service, down-service, garbage-service, resetting-service"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])

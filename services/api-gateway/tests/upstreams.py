@@ -2,10 +2,11 @@
 
 import asyncio
 import socket
+import struct
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import anyio
 import uvicorn
@@ -236,16 +237,12 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
 
 
 @contextmanager
-def garbage_server() -> Iterator[tuple[str, list[int]]]:
-    """A TCP server that answers every connection with bytes that are not HTTP, then closes.
-
-    Yields its URL and a one-item list counting the connections it accepted for anything but
-    GET /health.
-    """
+def _raw_server(answer: Callable[[socket.socket, bytes], None]) -> Iterator[str]:
+    """A TCP server on a free loopback port: each connection's first read goes to
+    `answer(conn, request)`, then the connection is closed. Yields its URL."""
     sock = _listening_socket()
     sock.listen()
     sock.settimeout(0.2)
-    accepted = [0]
     stop = threading.Event()
 
     def run() -> None:
@@ -258,24 +255,64 @@ def garbage_server() -> Iterator[tuple[str, list[int]]]:
                 return
             with conn:
                 conn.settimeout(1)
-                try:
-                    request = conn.recv(65536)
-                    # The gateway's background health checks probe every upstream; only the
-                    # requests it forwards count.
-                    if not request.startswith(b"GET /health"):
-                        accepted[0] += 1
-                    conn.sendall(b"this is not http\r\n\r\n")
-                except OSError:
-                    pass
+                with suppress(OSError):
+                    answer(conn, conn.recv(65536))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", accepted
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(timeout=2)
         sock.close()
+
+
+@contextmanager
+def garbage_server() -> Iterator[tuple[str, list[int]]]:
+    """A TCP server that answers every connection with bytes that are not HTTP, then closes.
+
+    Yields its URL and a one-item list counting the connections it accepted for anything but
+    GET /health.
+    """
+    accepted = [0]
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        # The gateway's background health checks probe every upstream; only the requests it
+        # forwards count.
+        if not request.startswith(b"GET /health"):
+            accepted[0] += 1
+        conn.sendall(b"this is not http\r\n\r\n")
+
+    with _raw_server(answer) as url:
+        yield url, accepted
+
+
+@contextmanager
+def resetting_server() -> Iterator[tuple[str, dict[str, int]]]:
+    """A TCP server that resets the first connection asking for a path once the request is
+    read (as a replica going away under a rolling update does to a pooled connection), and
+    answers 200 to the next ones.
+
+    Yields its URL and a dict counting the connections per path (GET /health not counted).
+    """
+    seen: dict[str, int] = {}
+    ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        method, path, *_ = [*request.split(b"\r\n", 1)[0].decode("latin-1").split(" "), "", ""]
+        if method == "GET" and path.startswith("/health"):
+            conn.sendall(ok)
+            return
+        seen[path] = seen.get(path, 0) + 1
+        if seen[path] == 1:
+            # Linger 0: close() sends RST, so the caller's read fails with a reset.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            conn.sendall(ok)
+
+    with _raw_server(answer) as url:
+        yield url, seen
 
 
 @contextmanager

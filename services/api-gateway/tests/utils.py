@@ -31,6 +31,8 @@ class Upstreams:
     garbage_connections: list[int]
     silent: str
     models: str
+    resetting: str
+    resetting_connections: dict[str, int]
 
 
 def settings_for(servers: Upstreams, /, **overrides) -> Settings:
@@ -42,10 +44,17 @@ def settings_for(servers: Upstreams, /, **overrides) -> Settings:
             "slow-service": servers.slow,
             "down-service": servers.dead,
             "garbage-service": servers.garbage,
+            "resetting-service": servers.resetting,
             "database-service": servers.echo,  # configured, yet never public
             "models-service": servers.models,  # public only where a test says so
         },
-        "public_services": ["echo-service", "slow-service", "down-service", "garbage-service"],
+        "public_services": [
+            "echo-service",
+            "slow-service",
+            "down-service",
+            "garbage-service",
+            "resetting-service",
+        ],
         "upstream_timeout": TIMEOUT,
         "max_body_bytes": MAX_BODY,
         "ws_max_message_bytes": WS_MAX_MESSAGE,
