@@ -86,6 +86,19 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@asynccontextmanager
+async def watching(monitor: HealthMonitor) -> AsyncIterator[httpx.AsyncClient]:
+    """`monitor` running behind nothing but its health routes, and a client."""
+    app = FastAPI()
+    app.include_router(health_router(monitor))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        monitor.running(),
+        httpx.AsyncClient(transport=transport, base_url="http://service") as client,
+    ):
+        yield client
+
+
 def service(checks, critical=None, **settings) -> FastAPI:
     return create_app(
         ServiceSettings(service_name="svc", environment="test", **settings),
@@ -134,13 +147,7 @@ def test_the_report_says_when_it_was_checked_and_how_long_ago():
     async def test() -> None:
         clock = Clock()
         monitor = HealthMonitor("svc", {"db": Dependency().check}, interval=5, clock=clock)
-        app = FastAPI()
-        app.include_router(health_router(monitor))
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            monitor.running(),
-            httpx.AsyncClient(transport=transport, base_url="http://service") as client,
-        ):
+        async with watching(monitor) as client:
             round_ = await monitor.next_round()
             clock.now += 1.25
             report = (await client.get("/health")).json()
@@ -158,13 +165,7 @@ def test_a_stale_round_is_not_served_as_healthy():
         db, stuck = Dependency(), Stubborn()
         checks = {"db": db.check}
         monitor = HealthMonitor("svc", checks, interval=1, timeout=0.05, clock=clock)
-        app = FastAPI()
-        app.include_router(health_router(monitor))
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            monitor.running(),
-            httpx.AsyncClient(transport=transport, base_url="http://service") as client,
-        ):
+        async with watching(monitor) as client:
             await monitor.next_round()
             assert (await client.get("/health")).status_code == 200
             checks["db"] = stuck.check  # the next round never ends: the checker is stuck
@@ -215,13 +216,7 @@ def test_the_first_reader_gets_the_first_round_even_when_it_ends_at_once():
         # waits. The next round is an hour away and the wait for the first bounded by a
         # minute: a reader that missed the first would hang here (run() fails it at 30 s).
         monitor = HealthMonitor("svc", {}, interval=3600, timeout=60)
-        app = FastAPI()
-        app.include_router(health_router(monitor))
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            monitor.running(),
-            httpx.AsyncClient(transport=transport, base_url="http://service") as client,
-        ):
+        async with watching(monitor) as client:
             answer = await client.get("/health")
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "ok"
@@ -233,13 +228,7 @@ def test_before_the_first_round_it_answers_starting_not_ok():
     async def test() -> None:
         stuck = Stubborn()
         monitor = HealthMonitor("svc", {"db": stuck.check}, timeout=0.05)
-        app = FastAPI()
-        app.include_router(health_router(monitor))
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            monitor.running(),
-            httpx.AsyncClient(transport=transport, base_url="http://service") as client,
-        ):
+        async with watching(monitor) as client:
             answer = await client.get("/health")
             live = await client.get("/health/live")
             stuck.released.set()

@@ -1,7 +1,9 @@
 """One chat completion: route, cache lookup, the models tried in turn, accounting, storage."""
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import litellm
 
@@ -11,6 +13,8 @@ from app.dispatch import AllCandidatesFailed, Answer, ChatParams, complete
 from app.offline import TOKENIZER_MODEL
 from app.router import Route, plan
 from app.schemas import ChatCompletionCreate
+
+T = TypeVar("T")
 
 
 def openai_body(answer: Answer) -> dict:
@@ -152,16 +156,13 @@ async def settle(backends: Backends, found: Lookup, answer: Answer, result: dict
     )
 
 
-async def chat_completion(
-    backends: Backends, body: ChatCompletionCreate, user: str
-) -> tuple[dict, str]:
-    """The answer (OpenAI body plus `provider`) and its cache state: miss, exact, semantic."""
-    found = await look_up(backends, body, user)
-    if found.hit is not None:
-        return found.hit, found.kind
+async def dispatch(backends: Backends, found: Lookup, send: Callable[..., Awaitable[T]]) -> T:
+    """The route's candidates tried in turn by `send` (dispatch's `complete`, or `stream`) with
+    the service's timeout and retry settings; when none answered, their failures accounted
+    before AllCandidatesFailed goes on."""
     settings = backends.settings
     try:
-        answer = await complete(
+        return await send(
             found.route.candidates,
             found.params,
             default_timeout=settings.provider_timeout,
@@ -171,6 +172,16 @@ async def chat_completion(
     except AllCandidatesFailed as exc:
         await backends.ledger.failed(exc.attempts)
         raise
+
+
+async def chat_completion(
+    backends: Backends, body: ChatCompletionCreate, user: str
+) -> tuple[dict, str]:
+    """The answer (OpenAI body plus `provider`) and its cache state: miss, exact, semantic."""
+    found = await look_up(backends, body, user)
+    if found.hit is not None:
+        return found.hit, found.kind
+    answer = await dispatch(backends, found, complete)
     result = openai_body(answer)
     provider = await settle(backends, found, answer, result)
     return {**result, "provider": provider}, "miss"

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from app.chat import Lookup, look_up, settle
+from app.chat import Lookup, dispatch, look_up, settle
 from app.core.backends import Backends
-from app.dispatch import AllCandidatesFailed, Answer, Opened, count_tokens, describe, stream
+from app.dispatch import Answer, Opened, count_tokens, describe, stream
 from app.offline import pieces
 from app.schemas import ChatCompletionCreate
 
@@ -218,16 +218,5 @@ async def chat_completion_stream(
     found = await look_up(backends, body, user)
     if found.hit is not None:
         return replay(found.hit, include_usage), found.kind
-    settings = backends.settings
-    try:
-        opened = await stream(
-            found.route.candidates,
-            found.params,
-            default_timeout=settings.provider_timeout,
-            retries=settings.provider_retries,
-            backoff=settings.retry_backoff,
-        )
-    except AllCandidatesFailed as exc:
-        await backends.ledger.failed(exc.attempts)
-        raise
+    opened = await dispatch(backends, found, stream)
     return relay(backends, found, opened, include_usage), "miss"
