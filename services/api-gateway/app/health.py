@@ -4,13 +4,17 @@ They run in servicekit's background checker like every service's, so however oft
 gateway's /health is read, each upstream's /health is asked once per interval per worker (and
 answers from its own last round)."""
 
-import httpx
+import json
+import os
+
+import aiohttp
 
 from app.core.clients import Clients
 from servicekit.health import Check
 
 # Below servicekit's 2 s per-check limit, so a hanging upstream is reported with its reason.
 UPSTREAM_HEALTH_TIMEOUT = 1.5
+TIMEOUT = aiohttp.ClientTimeout(total=UPSTREAM_HEALTH_TIMEOUT)
 
 
 def redis_check(clients: Clients) -> Check:
@@ -23,13 +27,20 @@ def redis_check(clients: Clients) -> Check:
 def upstream_check(clients: Clients, base_url: str) -> Check:
     async def check() -> str | None:
         try:
-            response = await clients.http.get(f"{base_url}/health", timeout=UPSTREAM_HEALTH_TIMEOUT)
-        except httpx.HTTPError as exc:
+            async with clients.http.get(f"{base_url}/health", timeout=TIMEOUT) as response:
+                status, body = response.status, await response.read()
+        except aiohttp.ClientConnectorError as exc:
+            # Its message names the address, which /health must not show: the errno's words do
+            # not ("Connection refused"); a name lookup's own ("Name or service not known").
+            errno = exc.os_error.errno or 0
+            why = os.strerror(errno) if errno > 0 else exc.os_error.strerror or "no connection"
+            return f"unreachable: {type(exc).__name__}: {why}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
             return f"unreachable: {type(exc).__name__}: {exc}"[:300]
-        if response.status_code != 200:
-            return f"/health answered {response.status_code}"
+        if status != 200:
+            return f"/health answered {status}"
         try:
-            reported = response.json().get("status", "ok")
+            reported = json.loads(body).get("status", "ok")
         except (ValueError, AttributeError):
             return None
         return None if reported == "ok" else f"reports {reported}"

@@ -45,8 +45,6 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         internal=False,  # the one public door: its callers prove who they are with tokens
     )
     app.state.clients = clients
-    # httpx logs every upstream call at INFO; servicekit's access line already covers each one.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     # uvicorn logs WebSocket handshakes with their query, where browsers put the access token.
     redact_query_tokens()
     return app

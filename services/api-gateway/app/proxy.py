@@ -8,14 +8,15 @@ are made public (app.redirects). Error bodies name the service, never its addres
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import unquote
 
-import httpx
+import aiohttp
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
+from yarl import URL
 
 from app.core.security import Identity
 from app.redirects import rewrite_locations
@@ -38,7 +39,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Set by the gateway alone: a client must not be able to claim an identity or internal status.
-# Host and content-length are recomputed by httpx; expect was already answered by uvicorn.
+# Host and content-length are recomputed by aiohttp; expect was already answered by uvicorn.
 DROP_FROM_CLIENT = HOP_BY_HOP | {
     b"host",
     b"content-length",
@@ -123,25 +124,39 @@ def forward_headers(
 
 
 async def _send(
-    http: httpx.AsyncClient, request: httpx.Request, expires_at: float
-) -> httpx.Response:
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    expires_at: float,
+) -> aiohttp.ClientResponse:
     """Send until the response head arrives; idempotent methods get one more try."""
+
+    def attempt() -> Awaitable[aiohttp.ClientResponse]:
+        # encoded: the path goes out exactly as the client sent it (yarl would requote it).
+        return http.request(
+            method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
+        )
+
     async with asyncio.timeout_at(expires_at):
-        if request.method in IDEMPOTENT:
+        if method in IDEMPOTENT:
             try:
-                return await http.send(request, stream=True)
-            # Refused, or a pooled socket the upstream closed or reset just then (a replica
-            # stopping under a rolling update does both): an idempotent request may be sent
-            # again whatever the upstream did with it. The pool drops the broken connection,
-            # so the second try goes out on another one.
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                log.info("retrying %s %s once: %s", request.method, request.url.path, exc)
-        return await http.send(request, stream=True)
+                return await attempt()
+            # Refused (a replica stopping under a rolling update), or an answer that is not
+            # HTTP: an idempotent request may be sent again whatever the upstream did with it.
+            # A pooled socket the upstream closed or reset just then aiohttp resends on its own,
+            # once, for these same methods (RFC 9112 9.3.1), so no case gets a third try.
+            except (aiohttp.ClientConnectorError, aiohttp.ClientResponseError) as exc:
+                if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                    raise
+                log.info("retrying %s %s once: %s", method, url.split("?", 1)[0], _reason(exc))
+        return await attempt()
 
 
 async def forward(
     request: Request,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     *,
     service: str,
     url: str,
@@ -156,20 +171,19 @@ async def forward(
     locations it answers with are rewritten from the one to the other.
     """
     body = await request.body()
-    outgoing = httpx.Request(request.method, url, headers=headers, content=body or None)
+    outgoing = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
     # One budget for the whole exchange, retry and buffered body included.
     expires_at = asyncio.get_running_loop().time() + deadline
     try:
-        upstream = await _send(http, outgoing, expires_at)
-    except TimeoutError:
-        return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", None)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        upstream = await _send(http, request.method, url, outgoing, body or None, expires_at)
+    # Before TimeoutError: no free connection, or none made in time, is a connect timeout.
+    except aiohttp.ConnectionTimeoutError as exc:
         return _failed(service, url, 503, f"{service} is unavailable", exc)
-    except httpx.PoolTimeout as exc:
-        return _failed(service, url, 503, f"{service} has too many requests in flight", exc)
-    except httpx.TimeoutException as exc:
+    except TimeoutError as exc:
         return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", exc)
-    except httpx.TransportError as exc:
+    except aiohttp.ClientConnectorError as exc:
+        return _failed(service, url, 503, f"{service} is unavailable", exc)
+    except aiohttp.ClientError as exc:
         return _failed(service, url, 502, f"{service} sent an invalid or broken response", exc)
     try:
         return await _relay(request, upstream, service, expires_at, (base, prefix))
@@ -177,10 +191,14 @@ async def forward(
         return _failed(service, url, 504, f"{service} did not answer within {deadline:g}s", None)
 
 
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _failed(
     service: str, url: str, status: int, detail: str, exc: Exception | None
 ) -> JSONResponse:
-    reason = f"{type(exc).__name__}: {exc}" if exc else "deadline exceeded"
+    reason = _reason(exc) if exc else "deadline exceeded"
     # The path only: a query string may carry what should not be in logs.
     log.warning("upstream %s failed (%s): %s", service, url.split("?", 1)[0], reason)
     return JSONResponse({"detail": detail, "service": service}, status_code=status)
@@ -188,43 +206,48 @@ def _failed(
 
 async def _relay(
     request: Request,
-    upstream: httpx.Response,
+    upstream: aiohttp.ClientResponse,
     service: str,
     expires_at: float,
     route: tuple[str, str],
 ) -> Response:
     """Relay the upstream response as received (still encoded, so content-length holds)."""
-    drop = DROP_FROM_UPSTREAM | _connection_tokens(upstream.headers.raw)
-    headers = [(n.lower(), v) for n, v in upstream.headers.raw if n.lower() not in drop]
+    raw = upstream.raw_headers
+    drop = DROP_FROM_UPSTREAM | _connection_tokens(raw)
+    headers = [(n.lower(), v) for n, v in raw if n.lower() not in drop]
     headers = rewrite_locations(headers, *route)
     declared = upstream.headers.get("content-length", "")
     small = declared.isdigit() and int(declared) <= BUFFER_LIMIT
-    if small or request.method == "HEAD" or upstream.status_code in (204, 304):
+    if small or request.method == "HEAD" or upstream.status in (204, 304):
         try:
             async with asyncio.timeout_at(expires_at):
-                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
-        except httpx.TimeoutException as exc:
+                content = await upstream.read()
+        except TimeoutError as exc:
             return _failed(service, str(upstream.url), 504, f"{service} answered too slowly", exc)
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             return _failed(service, str(upstream.url), 502, f"{service} broke off its answer", exc)
         finally:
-            await upstream.aclose()
-        response: Response = Response(content, status_code=upstream.status_code)
+            upstream.release()
+        response: Response = Response(content, status_code=upstream.status)
     else:
-        response = StreamingResponse(_stream(upstream, service), status_code=upstream.status_code)
+        response = StreamingResponse(_stream(upstream, service), status_code=upstream.status)
     # Raw list, not a dict: repeated headers such as Set-Cookie must all survive.
     response.raw_headers = headers
     return response
 
 
-async def _stream(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
-    """Pass body chunks through; always return the connection to the pool, even on disconnect."""
+async def _stream(upstream: aiohttp.ClientResponse, service: str) -> AsyncIterator[bytes]:
+    """Pass body chunks through as they come; the connection goes back to the pool when the
+    body is done, and is closed when the client left before it was (never reused half-read)."""
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in upstream.content.iter_any():
             yield chunk
-    except httpx.TransportError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         # The status line is gone already; aborting the connection is the only honest signal.
-        log.warning("upstream %s broke off a streamed response: %s", service, exc)
+        log.warning("upstream %s broke off a streamed response: %s", service, _reason(exc))
         raise
     finally:
-        await upstream.aclose()
+        if upstream.content.at_eof():
+            upstream.release()
+        else:
+            upstream.close()

@@ -1,8 +1,6 @@
 """The Redis and upstream HTTP clients each worker process shares across its requests."""
 
-from http.cookiejar import CookieJar
-
-import httpx
+import aiohttp
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -18,16 +16,13 @@ REDIS_TIMEOUT = 0.5
 # connections"), which the gateway would turn into 503s.
 REDIS_MAX_CONNECTIONS = 64
 REDIS_POOL_WAIT = 2.0
-
-
-class _DiscardingJar(CookieJar):
-    """A cookie jar that keeps nothing: one user's Set-Cookie must never reach another's request."""
-
-    def extract_cookies(self, response, request) -> None:  # type: ignore[override]
-        return None
-
-    def set_cookie(self, cookie) -> None:  # type: ignore[override]
-        return None
+# Upstream connections per worker process, all upstreams together; a request beyond them waits
+# for one within its connect budget (then 503).
+UPSTREAM_MAX_CONNECTIONS = 512
+# Below uvicorn's 5 s keep-alive, so we rarely reuse a socket the upstream is closing.
+UPSTREAM_KEEPALIVE = 4.0
+# Headers aiohttp would add on its own: the gateway forwards what the client sent, no more.
+NOT_ADDED = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
 class Clients:
@@ -36,7 +31,7 @@ class Clients:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._redis: Redis | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._limiter: RateLimiter | None = None
 
     @property
@@ -46,7 +41,7 @@ class Clients:
         return self._redis
 
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> aiohttp.ClientSession:
         if self._http is None:
             raise RuntimeError("clients are not open (the lifespan has not run)")
         return self._http
@@ -72,22 +67,28 @@ class Clients:
         )
         self._redis = Redis.from_pool(pool)  # closing the client closes its pool
         timeout = settings.upstream_timeout
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            # Below uvicorn's 5 s keep-alive, so we rarely reuse a socket the upstream is closing.
-            limits=httpx.Limits(
-                max_connections=512, max_keepalive_connections=128, keepalive_expiry=4.0
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=UPSTREAM_MAX_CONNECTIONS,
+                limit_per_host=0,
+                keepalive_timeout=UPSTREAM_KEEPALIVE,
             ),
-            follow_redirects=False,
+            # connect: a free pooled connection or a new one; sock_read: any gap in an answer
+            # (a stream's too). The whole exchange has its own deadline (app.proxy).
+            timeout=aiohttp.ClientTimeout(total=None, connect=min(timeout, 3.0), sock_read=timeout),
+            # Bodies are relayed as the upstream encoded them, so content-length holds.
+            auto_decompress=False,
+            # One user's Set-Cookie must never reach another's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=NOT_ADDED,
             # Internal traffic must not detour through a proxy named in the environment.
             trust_env=False,
-            cookies=_DiscardingJar(),
         )
         self._limiter = RateLimiter(self._redis, settings.rate_limit_per_minute)
 
     async def close(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
         if self._redis is not None:
             await self._redis.aclose()
         self._http = self._redis = self._limiter = None
