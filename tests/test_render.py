@@ -248,18 +248,19 @@ def test_pool_max_tuning_reaches_database_service(catalog_data):
 
 
 @pytest.mark.parametrize("which", ["real", "multi_tier"])
-def test_every_dependency_waits_for_health(which, request):
+def test_a_stack_starts_at_once_and_a_suite_waits_for_health(which, request):
+    """Running services wait for what they need themselves, so compose only orders their start
+    (no health probe per tier); a test container's fixtures need its dependencies healthy."""
     cat = catalog.load() if which == "real" else request.getfixturevalue("multi_tier")
-    for document, suffix in (
-        (composefile.compose(cat), ""),
-        (composefile.compose_tests(cat), "-tests"),
+    for document, suffix, gate in (
+        (composefile.compose(cat), "", "service_started"),
+        (composefile.compose_tests(cat), "-tests", "service_healthy"),
     ):
         services = all_services(document)
         for service in cat.services.values():
             depends = services[service.name + suffix].get("depends_on", {})
             assert set(depends) == {*service.infrastructure, *service.depends_on}
-            for condition in depends.values():
-                assert condition == {"condition": "service_healthy"}
+            assert all(condition == {"condition": gate} for condition in depends.values())
     # every name a service waits for is defined in the file
     for definition in all_services(composefile.compose(cat)).values():
         assert set(definition.get("depends_on", {})) <= set(all_services(composefile.compose(cat)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from toolkit import access, envfile
+from toolkit import access, envfile, probes
 from toolkit.catalog import Catalog, Service
 from toolkit.images import INFRA_TAGS
 from toolkit.names import PROJECT, Stage, test_container
@@ -50,7 +50,6 @@ SECRET_ENV = {
         "ADMIN_PASSWORD": "${ADMIN_PASSWORD:?ADMIN_PASSWORD is not set: run inv env}",
     },
 }
-FAST_HEALTH = {"interval": "2s", "timeout": "3s", "retries": 30, "start_period": "60s"}
 # Dev mode's server: `uvicorn --reload` whose worker is forked from a parent that has already
 # imported every module the app uses outside /app (listed by a throw-away process at start),
 # so a reload re-imports only the service's own code (app/, servicekit) instead of paying for
@@ -134,7 +133,7 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
                     "-d",
                     "platform",
                 ],
-                **FAST_HEALTH,
+                **probes.compose(probes.INFRA_RETRIES),
             },
         },
         "redis": {
@@ -158,7 +157,7 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
                     "CMD-SHELL",
                     'redis-cli --no-auth-warning -a "$$REDIS_PASSWORD" ping | grep -q PONG',
                 ],
-                **FAST_HEALTH,
+                **probes.compose(probes.INFRA_RETRIES),
             },
         },
         "clickhouse": {
@@ -174,7 +173,7 @@ def _infra_definitions(catalog: Catalog) -> dict[str, dict]:
                     'clickhouse-client --user "$$CLICKHOUSE_USER" '
                     '--password "$$CLICKHOUSE_PASSWORD" --query "SELECT 1"',
                 ],
-                **FAST_HEALTH,
+                **probes.compose(probes.INFRA_RETRIES),
             },
         },
     }
@@ -209,10 +208,14 @@ def _uses_torch(service: Service) -> bool:
     )
 
 
-def _depends(catalog: Catalog, service: Service) -> dict:
-    needs = {name: {"condition": "service_healthy"} for name in service.infrastructure}
-    needs.update({name: {"condition": "service_healthy"} for name in service.depends_on})
-    return needs
+def _depends(catalog: Catalog, service: Service, gate: str = "service_started") -> dict:
+    """What a service waits for before compose starts it: only that the containers it needs
+    have started. Each waits for them itself, as it must on a swarm (database-service retries
+    PostgreSQL with a backoff at start-up, the other clients connect on first use and /health
+    reports them until then), so a profile starts at once and is healthy at its services' first
+    probes instead of one probe per tier (toolkit.probes). A test container waits for
+    `service_healthy`: its fixtures use what it needs at once."""
+    return {name: {"condition": gate} for name in [*service.infrastructure, *service.depends_on]}
 
 
 # Least privilege for every container: no capabilities, no privilege gained through setuid
@@ -306,7 +309,7 @@ def compose_tests(catalog: Catalog) -> dict:
             # The suite reaches what its service may reach, and the service's own network.
             "networks": joined[service.name],
         }
-        if needs := _depends(catalog, service):
+        if needs := _depends(catalog, service, "service_healthy"):
             definition["depends_on"] = needs
         services[test_container(service.name)] = definition
     return {"services": services}
@@ -341,10 +344,10 @@ def compose_dev(catalog: Catalog) -> dict:
                 },
             ],
             "command": ["python3", "-m", "servicekit.devserver"],
-            # The application stage has no HEALTHCHECK; dependants wait on `service_healthy`.
+            # The application stage has no HEALTHCHECK; `inv dev` waits on this one.
             "healthcheck": {
                 "test": ["CMD", "python3", "-m", "servicekit.healthcheck"],
-                **FAST_HEALTH,
+                **probes.compose(),
             },
         }
     return {"services": services}

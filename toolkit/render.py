@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from toolkit import swarmfile
+from toolkit import probes, swarmfile
 from toolkit.catalog import ROOT, Catalog, Service
 from toolkit.composefile import compose, compose_dev, compose_tests
 from toolkit.errors import ToolkitError
@@ -43,6 +43,7 @@ def dockerfile(service: Service) -> str:
         "name": service.name,
         "port": service.port,
         "health": service.health,
+        "health_timing": probes.dockerfile_flags(),
         "workers": service.workers,
         "threads": service.threads,
         "tier": service.tier,

@@ -31,14 +31,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from toolkit import composefile, envfile
+from toolkit import composefile, envfile, probes
 from toolkit.catalog import Catalog
 from toolkit.names import COMPOSE_DIR
 
 VERSION = "3.8"
-# Health in the swarm: the image's probe, with a start period Swarm waits out before it counts
-# failures; a rollout is watched for longer than a task can take to turn unhealthy.
-HEALTH = {"interval": "2s", "timeout": "3s", "retries": 3, "start_period": "30s"}
+# Health in the swarm: the image's probe and timing (toolkit.probes), with a shorter start
+# period Swarm waits out before it counts failures (a broken rollout is declared sooner); a
+# rollout is watched for longer than a task can take to turn unhealthy.
+HEALTH = {**probes.compose(), "start_period": "30s"}
 # Beyond the latest moment a new task can turn unhealthy, a margin for the probe's own timeout.
 MONITOR_MARGIN_SECONDS = 10
 SECRET_REFERENCE = re.compile(r"\$\{(\w+)")
