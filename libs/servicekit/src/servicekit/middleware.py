@@ -1,4 +1,5 @@
-"""Pure ASGI middlewares: request ids, body size limit, one access-log line per request.
+"""Pure ASGI middlewares: request ids, body size limit, one access-log line per request, and
+quiet handling of a client that left before its request was read.
 
 Written as raw ASGI instead of Starlette's BaseHTTPMiddleware: they sit on every request's hot
 path, and raw ASGI adds no task or stream per request.
@@ -9,11 +10,14 @@ import time
 import uuid
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.logging import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
+# nginx's "client closed request": what the access line says when the client left first.
+CLIENT_CLOSED = 499
 log = logging.getLogger("servicekit.access")
 
 
@@ -101,6 +105,11 @@ class RequestContextMiddleware:
                         413,
                         {"detail": f"request body larger than {self.max_body_bytes} bytes"},
                     )
+            except ClientDisconnect:
+                # The client left before its request was read (a load generator stopping, a
+                # caller's timeout): nobody is left to answer, and nothing went wrong here.
+                if status_holder["status"] == 0:
+                    status_holder["status"] = CLIENT_CLOSED
         finally:
             path = scope.get("path", "")
             if not path.startswith("/health"):
