@@ -4,8 +4,9 @@ is healthy, as `inv up` waits for it.
 Per round the profile's containers are removed (volumes kept) and `compose up` is timed until
 each container is healthy. `services[s]` is the time from `compose up` (so it includes waiting
 for dependencies), `own[s]` the time from the container's own start; Docker probes health every
-toolkit.probes.INTERVAL_S (5 s), so both move in steps of about that. `ensure_up` is the same start without the removal: a
-profile left as it is when it already runs, for the benchmarks that need it running.
+toolkit.probes.INTERVAL_S (5 s), so both move in steps of about that. `ensure_up` is the same
+start without the removal: a profile left as it is when it already runs, for the benchmarks
+that need it running.
 """
 
 from __future__ import annotations
