@@ -60,18 +60,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     """Start an app built with other settings; stopped at the end of the test."""
-    started: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        values = settings.model_dump() | overrides
-        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
-        test_client.__enter__()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        test_client.__exit__(None, None, None)
+    with testing.started_apps(
+        lambda **o: build_app(Settings(**(settings.model_dump() | o)))
+    ) as make:
+        yield make
 
 
 def _peer(url: str, **headers: str) -> Iterator[httpx.Client]:

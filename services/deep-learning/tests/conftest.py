@@ -4,12 +4,10 @@ Storage is shared and never emptied, so the tests store the real EURUSD candles 
 own random symbol (tests.utils.unique_symbol). Checkpoints go to a private temp directory.
 """
 
-import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -50,33 +48,11 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """Start an app built with other settings; stopped at the end of the test."""
-    started: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        # These apps rarely embed: they load the model only if a test asks them to.
-        values = settings.model_dump() | {"embedding_preload": False} | overrides
-        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
-        test_client.__enter__()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        test_client.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def database(settings: Settings) -> Iterator[httpx.Client]:
-    """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
-    """POST candles to database-service's market API."""
-    return functools.partial(testing.store_candles, database)
+    """Start an app built with other settings; stopped at the end of the test. These apps
+    rarely embed: they load the model only if a test asks them to."""
+    defaults = settings.model_dump() | {"embedding_preload": False}
+    with testing.started_apps(lambda **o: build_app(Settings(**(defaults | o)))) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,11 @@ one model of each kind is trained on it once; tests that change the registry's s
 a copy of those versions in a directory of their own.
 """
 
-import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -62,31 +60,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     """Start an app built with other settings; stopped at the end of the test."""
-    started: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        values = {"model_dir": settings.model_dir, **overrides}
-        test_client = TestClient(build_app(Settings(**values)), headers=testing.internal_headers())
-        test_client.__enter__()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        test_client.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def database(settings: Settings) -> Iterator[httpx.Client]:
-    """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
-    """POST candles to database-service's market API."""
-    return functools.partial(testing.store_candles, database)
+    with testing.started_apps(
+        lambda **o: build_app(Settings(**({"model_dir": settings.model_dir} | o)))
+    ) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,9 @@ Storage is shared and never emptied, so every test stores its candles under its 
 symbols (tests.utils.unique_symbol). The two real series are stored once per session.
 """
 
-import functools
 import os
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 import redis
 from fastapi import FastAPI
@@ -46,19 +44,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
     """Start an app built with other settings; stopped at the end of the test."""
-    started: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        test_client = TestClient(
-            build_app(Settings(**overrides)), headers=testing.internal_headers()
-        )
-        test_client.__enter__()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        test_client.__exit__(None, None, None)
+    with testing.started_apps(lambda **o: build_app(Settings(**o))) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
@@ -66,19 +53,6 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def database(settings: Settings) -> Iterator[httpx.Client]:
-    """database-service itself, where the tests store their candles."""
-    with testing.database_client(settings.database_service_url) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def store_candles(database: httpx.Client) -> Callable[[list[dict]], None]:
-    """POST candles to database-service's market API."""
-    return functools.partial(testing.store_candles, database)
 
 
 @pytest.fixture(scope="session")

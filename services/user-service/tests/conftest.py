@@ -24,6 +24,7 @@ if _missing:
         f"set {', '.join(_missing)} (and ENVIRONMENT=test, BCRYPT_ROUNDS=4) to run these tests"
     )
 
+import servicekit_testing as testing  # noqa: E402
 from servicekit.internal import digest  # noqa: E402
 from tests.utils import GATEWAY, GATEWAY_SECRET  # noqa: E402
 
@@ -60,19 +61,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
     """Start an app built with other settings; stopped at the end of the test."""
-    started: list[TestClient] = []
-
-    def make(**overrides) -> TestClient:
-        test_client = TestClient(
-            build_app(Settings(**overrides)), headers=via_gateway(unique_address())
-        )
-        test_client.__enter__()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        test_client.__exit__(None, None, None)
+    with testing.started_apps(
+        lambda **o: build_app(Settings(**o)), lambda: via_gateway(unique_address())
+    ) as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

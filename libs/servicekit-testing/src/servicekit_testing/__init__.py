@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -156,6 +156,24 @@ def frame_candles(symbol: str, interval: str, frame) -> list[dict]:
         }
         for ms, row in zip(start_ms, frame.itertuples(), strict=True)
     ]
+
+
+@contextlib.contextmanager
+def started_apps(
+    build: Callable[..., object], headers: Callable[[], dict[str, str]] = internal_headers
+) -> Iterator[Callable[..., object]]:
+    """`make(**overrides)`: a TestClient on `build(**overrides)` with its lifespan started and
+    `headers()` on every request (the suites' internal credential by default); every app made
+    is stopped when the block ends. A suite's `make_client` fixture is this around its
+    `build_app(Settings(...))`."""
+    from fastapi.testclient import TestClient
+
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides) -> TestClient:
+            return stack.enter_context(TestClient(build(**overrides), headers=headers()))
+
+        yield make
 
 
 @contextlib.contextmanager
