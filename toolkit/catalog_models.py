@@ -123,7 +123,9 @@ class Service(Model):
     public: bool = Field(False, description="routed by the gateway at /api/<name>/...")
     publish: bool = absent("its port on the host's 127.0.0.1 (default: the gateway's alone)")
     gateway: bool = Field(False, description="the public entry point")
-    depends_on: list[str] = Field(default_factory=list, description="started first (each waits for what it needs itself)")
+    depends_on: list[str] = Field(
+        default_factory=list, description="started first (each waits for what it needs itself)"
+    )
     uses: list[str] = Field(default_factory=list, description="called when running, optional")
     infrastructure: list[str] = Field(default_factory=list, description="keys of infrastructure")
     secrets: list[Literal[SECRETS]] = Field(default_factory=list)  # type: ignore[valid-type]
