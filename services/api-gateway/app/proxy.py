@@ -148,8 +148,6 @@ async def _send(
             # A pooled socket the upstream closed or reset just then aiohttp resends on its own,
             # once, for these same methods (RFC 9112 9.3.1), so no case gets a third try.
             except (aiohttp.ClientConnectorError, aiohttp.ClientResponseError) as exc:
-                if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                    raise
                 log.info("retrying %s %s once: %s", method, url.split("?", 1)[0], _reason(exc))
         return await attempt()
 
